@@ -1,0 +1,9 @@
+DROP TABLE settings;
+DROP TABLE heartbeat;
+DROP TABLE refresh_tokens;
+DROP TABLE audit_log;
+DROP TABLE role_permissions;
+DROP TABLE user_roles;
+DROP TABLE permissions;
+DROP TABLE roles;
+DROP TABLE users;

@@ -1,0 +1,3 @@
+//! Authentication: password hashing (and, with the auth issue, tokens and principals).
+
+pub mod password;

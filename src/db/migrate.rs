@@ -1,0 +1,71 @@
+//! Embedded migrations, one set per backend (`migrations/mysql`, `migrations/sqlite`).
+//!
+//! On MySQL the run holds an advisory lock (`GET_LOCK`), so pods starting together, or a
+//! migration job racing an init container, apply each migration exactly once.
+
+use diesel::sql_types::{Integer, Nullable};
+use diesel::{Connection, SqliteConnection};
+use diesel_async::{AsyncMigrationHarness, RunQueryDsl, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use secrecy::ExposeSecret;
+
+use super::pool::{PoolKind, connect_mysql, sqlite_pragmas};
+use crate::config::{DatabaseConfig, DatabaseUrl};
+
+const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// How long to wait for another process's migration run to finish.
+const LOCK_WAIT_SECONDS: i32 = 120;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Applies pending migrations to the primary; returns the versions applied.
+///
+/// Needs the multi-threaded tokio runtime (the MySQL harness blocks in place).
+pub async fn run(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
+    let applied = match &config.primary {
+        DatabaseUrl::Mysql(url) => {
+            let mut conn = connect_mysql(url.expose_secret(), config.connect_timeout).await?;
+            let locked: Option<i32> = diesel::select(diesel::dsl::sql::<Nullable<Integer>>(
+                &format!("GET_LOCK('adminql_migrations', {LOCK_WAIT_SECONDS})"),
+            ))
+            .get_result(&mut conn)
+            .await?;
+            if locked != Some(1) {
+                anyhow::bail!(
+                    "another migration run held the lock for {LOCK_WAIT_SECONDS}s; try again"
+                );
+            }
+            let mut harness = AsyncMigrationHarness::new(conn);
+            let result = harness.run_pending_migrations(MYSQL).map(versions);
+            let mut conn = harness.into_inner();
+            conn.batch_execute("DO RELEASE_LOCK('adminql_migrations')")
+                .await?;
+            result.map_err(|e: BoxError| anyhow::anyhow!(e))?
+        }
+        DatabaseUrl::Sqlite(path) => {
+            let path = path.clone();
+            let busy_ms = config.statement_timeout.as_millis();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+                let url = path.to_str().ok_or_else(|| {
+                    anyhow::anyhow!("DATABASE_URL: the SQLite path is not valid UTF-8")
+                })?;
+                let mut conn = SqliteConnection::establish(url)?;
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut conn,
+                    &sqlite_pragmas(busy_ms, PoolKind::Primary),
+                )?;
+                conn.run_pending_migrations(SQLITE)
+                    .map(versions)
+                    .map_err(|e: BoxError| anyhow::anyhow!(e))
+            })
+            .await??
+        }
+    };
+    Ok(applied)
+}
+
+fn versions(list: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+    list.iter().map(ToString::to_string).collect()
+}

@@ -1,0 +1,219 @@
+//! The application error and its mapping to GraphQL `extensions.code`.
+//!
+//! Layering (as in crates.io's `util/errors.rs`): repository functions return
+//! `diesel::QueryResult`; resolvers and services return [`AppResult`]; the GraphQL edge turns
+//! an [`AppError`] into an `async_graphql::Error` carrying a stable code. Internal errors keep
+//! their cause for the log and show clients only a generic message (the request id is added
+//! to every error by the HTTP layer).
+
+use async_graphql::ErrorExtensions;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::db::DbError;
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Deliberately not `Display`: async-graphql converts any `Display` type into an error without
+/// a code, and every error we send must carry one. Convert with `?` (the `From` impl below).
+#[derive(Debug)]
+pub enum AppError {
+    Unauthenticated(String),
+    Forbidden(String),
+    BadInput { field: String, message: String },
+    NotFound(String),
+    Conflict { field: String, message: String },
+    ReadOnly,
+    RateLimited { retry_after_secs: u64 },
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::BadInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(error.into())
+    }
+
+    /// What the client reads; never internal detail.
+    pub fn message(&self) -> String {
+        match self {
+            AppError::Unauthenticated(m) | AppError::Forbidden(m) | AppError::NotFound(m) => {
+                m.clone()
+            }
+            AppError::BadInput { message, .. } | AppError::Conflict { message, .. } => {
+                message.clone()
+            }
+            AppError::ReadOnly => {
+                "the service is in read-only mode: the primary database is unavailable".into()
+            }
+            AppError::RateLimited { retry_after_secs } => {
+                format!("too many attempts; retry in {retry_after_secs} s")
+            }
+            AppError::Internal(_) => "internal server error".into(),
+        }
+    }
+
+    /// The message with internal causes, for logs and the command line (never for clients).
+    pub fn detail(&self) -> String {
+        match self {
+            AppError::Internal(cause) => format!("{cause:#}"),
+            other => other.message(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::BadInput { .. } => "BAD_USER_INPUT",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::Conflict { .. } => "CONFLICT",
+            AppError::ReadOnly => "READ_ONLY_MODE",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+impl From<DieselError> for AppError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::NotFound => AppError::NotFound("not found".into()),
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                AppError::conflict("id", "a record with these values already exists")
+            }
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::PrimaryUnavailable(reason) => {
+                tracing::warn!(%reason, "write refused: primary unavailable");
+                AppError::ReadOnly
+            }
+            DbError::Query(e) => e.into(),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        if let AppError::Internal(cause) = self {
+            // Logged once, here, with its cause; the client sees only the generic message.
+            tracing::error!(error = format!("{cause:#}"), "internal error");
+        }
+        async_graphql::Error::new(self.message()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            match self {
+                AppError::BadInput { field, .. } | AppError::Conflict { field, .. } => {
+                    ext.set("field", field.as_str());
+                }
+                AppError::RateLimited { retry_after_secs } => {
+                    ext.set("retryAfter", *retry_after_secs);
+                    ext.set(
+                        "http",
+                        async_graphql::Value::from_json(serde_json::json!({ "status": 429 }))
+                            .unwrap_or_default(),
+                    );
+                }
+                _ => {}
+            }
+        })
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(error: AppError) -> Self {
+        error.extend()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(error: AppError) -> (String, async_graphql::Error) {
+        let gql = error.extend();
+        let code = gql
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        (code, gql)
+    }
+
+    #[test]
+    fn each_variant_has_its_code() {
+        let cases = [
+            (AppError::Unauthenticated("x".into()), "UNAUTHENTICATED"),
+            (AppError::Forbidden("x".into()), "FORBIDDEN"),
+            (AppError::bad_input("email", "x"), "BAD_USER_INPUT"),
+            (AppError::NotFound("x".into()), "NOT_FOUND"),
+            (AppError::conflict("email", "x"), "CONFLICT"),
+            (AppError::ReadOnly, "READ_ONLY_MODE"),
+            (
+                AppError::RateLimited {
+                    retry_after_secs: 3,
+                },
+                "RATE_LIMITED",
+            ),
+            (
+                AppError::internal(anyhow::anyhow!("boom")),
+                "INTERNAL_SERVER_ERROR",
+            ),
+        ];
+        for (error, expected) in cases {
+            let (code, _) = code_of(error);
+            assert_eq!(code, format!("\"{expected}\""));
+        }
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let (_, gql) = code_of(AppError::internal(anyhow::anyhow!(
+            "SELECT * FROM users failed at src/user/repo.rs:10"
+        )));
+        assert_eq!(gql.message, "internal server error");
+    }
+
+    #[test]
+    fn diesel_errors_map() {
+        assert_eq!(AppError::from(DieselError::NotFound).code(), "NOT_FOUND");
+        assert_eq!(
+            AppError::from(DieselError::RollbackTransaction).code(),
+            "INTERNAL_SERVER_ERROR"
+        );
+        assert_eq!(
+            AppError::from(DbError::PrimaryUnavailable("x".into())).code(),
+            "READ_ONLY_MODE"
+        );
+    }
+
+    #[test]
+    fn field_is_named() {
+        let (_, gql) = code_of(AppError::bad_input("email", "not an email"));
+        let field = gql
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("field"))
+            .map(|v| v.to_string());
+        assert_eq!(field.as_deref(), Some("\"email\""));
+    }
+}

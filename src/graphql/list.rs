@@ -1,0 +1,188 @@
+//! Arguments shared by every `allXs` / `_allXsMeta` pair (react-admin's ra-data-graphql-simple
+//! convention): zero-based `page`, `perPage`, `sortField` from an allow-list, `sortOrder`.
+
+use async_graphql::{ID, SimpleObject};
+
+use crate::error::{AppError, AppResult};
+
+/// `count` for `_allXsMeta`: the total ignoring pagination.
+#[derive(SimpleObject, Debug, Clone, Copy)]
+pub struct ListMetadata {
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// A validated sort: which column (an allow-listed enum) and which way.
+#[derive(Debug, Clone, Copy)]
+pub struct Sort<F> {
+    pub field: F,
+    pub order: SortOrder,
+}
+
+/// Validates `page`/`perPage`. Without `perPage` a page holds `max` rows, or every requested
+/// id when the filter lists ids (react-admin's getMany sends only `filter: { ids }`).
+pub fn page(
+    page: Option<i32>,
+    per_page: Option<i32>,
+    max: u32,
+    requested_ids: Option<usize>,
+) -> AppResult<Page> {
+    let page = page.unwrap_or(0);
+    if page < 0 {
+        return Err(AppError::bad_input(
+            "page",
+            "page must be 0 or more (pages count from 0)",
+        ));
+    }
+    let limit = match per_page {
+        Some(n) if n < 1 => {
+            return Err(AppError::bad_input("perPage", "perPage must be at least 1"));
+        }
+        Some(n) if n as u32 > max => {
+            return Err(AppError::bad_input(
+                "perPage",
+                format!("perPage must be at most {max}"),
+            ));
+        }
+        Some(n) => i64::from(n),
+        None => i64::from(max).max(requested_ids.unwrap_or(0) as i64),
+    };
+    Ok(Page {
+        offset: i64::from(page) * limit,
+        limit,
+    })
+}
+
+/// Validates `sortField` against `allowed` (GraphQL names) and `sortOrder` (`ASC`/`DESC`).
+pub fn sort<F: Copy>(
+    field: Option<&str>,
+    order: Option<&str>,
+    allowed: &[(&str, F)],
+    default: F,
+) -> AppResult<Sort<F>> {
+    let field = match field {
+        None | Some("") => default,
+        Some(name) => allowed
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+                AppError::bad_input(
+                    "sortField",
+                    format!(
+                        "cannot sort by '{name}'; sortable fields: {}",
+                        names.join(", ")
+                    ),
+                )
+            })?,
+    };
+    let order = match order.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("") | Some("ASC") => SortOrder::Asc,
+        Some("DESC") => SortOrder::Desc,
+        Some(_) => {
+            return Err(AppError::bad_input(
+                "sortOrder",
+                "sortOrder must be ASC or DESC",
+            ));
+        }
+    };
+    Ok(Sort { field, order })
+}
+
+/// Parses a GraphQL `ID` into a row id.
+pub fn parse_id(field: &str, id: &ID) -> AppResult<i64> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| AppError::bad_input(field, format!("'{}' is not a valid id", id.as_str())))
+}
+
+pub fn parse_ids(field: &str, ids: &[ID]) -> AppResult<Vec<i64>> {
+    ids.iter().map(|id| parse_id(field, id)).collect()
+}
+
+/// Lower-cased `%term%` for case-insensitive `q` search, with LIKE wildcards escaped.
+pub fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum F {
+        Id,
+        Email,
+    }
+
+    #[test]
+    fn pages() {
+        assert_eq!(
+            page(None, None, 100, None).unwrap(),
+            Page {
+                offset: 0,
+                limit: 100
+            }
+        );
+        assert_eq!(
+            page(Some(2), Some(10), 100, None).unwrap(),
+            Page {
+                offset: 20,
+                limit: 10
+            }
+        );
+        assert_eq!(page(None, None, 100, Some(250)).unwrap().limit, 250);
+        assert_eq!(
+            page(Some(-1), None, 100, None).unwrap_err().code(),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(
+            page(None, Some(0), 100, None).unwrap_err().code(),
+            "BAD_USER_INPUT"
+        );
+        assert_eq!(
+            page(None, Some(100_000), 100, None).unwrap_err().code(),
+            "BAD_USER_INPUT"
+        );
+    }
+
+    #[test]
+    fn sorts() {
+        let allowed = [("id", F::Id), ("email", F::Email)];
+        let s = sort(Some("email"), Some("desc"), &allowed, F::Id).unwrap();
+        assert_eq!((s.field, s.order), (F::Email, SortOrder::Desc));
+        let s = sort(None, None, &allowed, F::Id).unwrap();
+        assert_eq!((s.field, s.order), (F::Id, SortOrder::Asc));
+        let e = sort(Some("password_hash"), None, &allowed, F::Id).unwrap_err();
+        assert_eq!(e.code(), "BAD_USER_INPUT");
+        assert!(e.message().contains("sortable fields: id, email"));
+        assert!(sort(Some("id"), Some("sideways"), &allowed, F::Id).is_err());
+    }
+
+    #[test]
+    fn ids_and_patterns() {
+        assert_eq!(parse_id("id", &ID::from("42")).unwrap(), 42);
+        assert!(parse_id("id", &ID::from("x")).is_err());
+        assert!(parse_id("id", &ID::from("-1")).is_err());
+        assert_eq!(like_pattern(" Ad_m%n "), "%ad\\_m\\%n%");
+    }
+}

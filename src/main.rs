@@ -1,0 +1,204 @@
+//! The `adminql` command line: `serve` (the default), `migrate`, `create-admin`, `print-schema`.
+//!
+//! Exit codes: 0 success, 2 bad usage or configuration (including a database that cannot be
+//! reached at start), 1 failure at run time.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use adminql::config::Config;
+use adminql::db::{Database, migrate};
+use adminql::user::bootstrap::{self, Bootstrap};
+use adminql::{build_app, graphql, http, telemetry};
+
+/// GraphQL admin backend for users, roles and permissions.
+///
+/// With no configuration it serves the whole API on an embedded SQLite file (adminql.db).
+/// Set DATABASE_URL (and DATABASE_REPLICA_URLS) to use MySQL/MariaDB; see .env.sample for
+/// every environment variable.
+#[derive(Parser)]
+#[command(name = "adminql", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations, create the bootstrap admin if there is no user, and serve HTTP (default).
+    Serve,
+    /// Apply pending database migrations to DATABASE_URL and exit.
+    Migrate,
+    /// Create a user holding the `admin` role.
+    CreateAdmin {
+        /// Email address of the new admin.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Read the password from the first line of standard input (otherwise one is generated
+        /// and printed).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Print the GraphQL schema (SDL) to standard output.
+    PrintSchema,
+}
+
+/// A failure and the exit code it deserves.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+fn usage(message: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: 2,
+        message: message.to_string(),
+    }
+}
+
+fn runtime(message: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: 1,
+        message: message.to_string(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::PrintSchema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+        command => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(runtime)
+            .and_then(|rt| rt.block_on(run(command))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("adminql: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    let config = Config::from_env().map_err(usage)?;
+    telemetry::init(config.log_format);
+    match command {
+        Command::Migrate => {
+            let applied = migrate_primary(&config).await?;
+            println!("applied {} migration(s)", applied.len());
+            Ok(())
+        }
+        Command::CreateAdmin {
+            email,
+            name,
+            password_stdin,
+        } => create_admin(&config, &email, &name, password_stdin).await,
+        Command::Serve => serve(config).await,
+        Command::PrintSchema => unreachable!("handled without a runtime"),
+    }
+}
+
+async fn migrate_primary(config: &Config) -> Result<Vec<String>, Failure> {
+    let applied = migrate::run(&config.database).await.map_err(|e| {
+        usage(format!(
+            "DATABASE_URL: cannot migrate {}: {e:#}",
+            config.database.primary.redacted()
+        ))
+    })?;
+    for version in &applied {
+        tracing::info!(%version, "applied migration");
+    }
+    Ok(applied)
+}
+
+async fn create_admin(
+    config: &Config,
+    email: &str,
+    name: &str,
+    password_stdin: bool,
+) -> Result<(), Failure> {
+    migrate_primary(config).await?;
+    let (password, generated) = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| usage(format!("--password-stdin: cannot read standard input: {e}")))?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        (adminql::auth::password::generate(), true)
+    };
+    let db = Database::new(&config.database).map_err(runtime)?;
+    bootstrap::create_admin(&db, email, name, &password, config.auth.password_min_length)
+        .await
+        .map_err(|e| usage(format!("create-admin: {}", e.detail())))?;
+    if generated {
+        println!("created admin {email} with password: {password}");
+    } else {
+        println!("created admin {email}");
+    }
+    Ok(())
+}
+
+async fn serve(config: Config) -> Result<(), Failure> {
+    migrate_primary(&config).await?;
+    let listen = config.http.listen_addr;
+    let grace = config.http.shutdown_grace_period;
+    let app = build_app(config).map_err(usage)?;
+    let state = app.state.clone();
+
+    match bootstrap::ensure_admin(&state.db, &state.config).await {
+        Ok(Bootstrap::Existing) => {}
+        Ok(Bootstrap::Created { email }) => {
+            tracing::info!(%email, "created the bootstrap admin from ADMIN_EMAIL/ADMIN_PASSWORD");
+        }
+        Ok(Bootstrap::Generated { email, password }) => {
+            tracing::warn!(
+                %email,
+                %password,
+                "created the bootstrap admin with a generated password; it is shown only this once: sign in and change it"
+            );
+        }
+        Err(e) => return Err(usage(format!("bootstrap admin: {}", e.detail()))),
+    }
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| usage(format!("LISTEN_ADDR: cannot listen on {listen}: {e}")))?;
+    let shown = display_addr(listen);
+    tracing::info!(
+        database = %state.config.database.primary.redacted(),
+        replicas = state.config.database.replicas.len(),
+        "adminql listening on http://{shown}"
+    );
+    tracing::info!("GraphiQL: http://{shown}/graphiql (sign in with the bar at the top)");
+    if state.config.public_introspection() {
+        tracing::info!("anonymous schema introspection is on (GRAPHQL_PUBLIC_INTROSPECTION)");
+    }
+
+    let result = http::serve(listener, app.router, http::shutdown_signal(), grace).await;
+    state.db.close();
+    result.map_err(|e| runtime(format!("server error: {e}")))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `0.0.0.0:8080` is where we listen, but `localhost:8080` is what a person can open.
+fn display_addr(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}

@@ -1,0 +1,130 @@
+//! `Permission`, `allPermissions`, `_allPermissionsMeta`.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+
+use super::model::{PermissionFilter as Filter, PermissionRow, PermissionSort};
+use super::repo;
+use crate::graphql::Limits;
+use crate::graphql::context::conn;
+use crate::graphql::list::{self, ListMetadata};
+
+/// A permission code such as `user:read`, granted to users through roles.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "Permission")]
+pub struct Permission {
+    pub id: ID,
+    /// `resource:action`.
+    pub code: String,
+    pub description: String,
+}
+
+impl From<PermissionRow> for Permission {
+    fn from(row: PermissionRow) -> Self {
+        Permission {
+            id: ID::from(row.id.to_string()),
+            code: row.code,
+            description: row.description,
+        }
+    }
+}
+
+/// Filter for `allPermissions`; all given conditions must hold.
+#[derive(InputObject, Debug, Default)]
+pub struct PermissionFilter {
+    /// Case-insensitive search in code and description.
+    pub q: Option<String>,
+    pub ids: Option<Vec<ID>>,
+    pub id: Option<ID>,
+    pub code: Option<String>,
+    /// Only permissions granted by this role.
+    pub role_id: Option<ID>,
+}
+
+impl PermissionFilter {
+    fn parse(self) -> async_graphql::Result<Filter> {
+        let mut ids = self
+            .ids
+            .as_deref()
+            .map(|ids| list::parse_ids("filter.ids", ids))
+            .transpose()?;
+        if let Some(id) = &self.id {
+            ids.get_or_insert_with(Vec::new)
+                .push(list::parse_id("filter.id", id)?);
+        }
+        Ok(Filter {
+            q: self.q,
+            ids,
+            code: self.code,
+            role_id: self
+                .role_id
+                .as_ref()
+                .map(|id| list::parse_id("filter.role_id", id))
+                .transpose()?,
+        })
+    }
+}
+
+const SORTABLE: &[(&str, PermissionSort)] =
+    &[("id", PermissionSort::Id), ("code", PermissionSort::Code)];
+
+#[derive(Default)]
+pub struct PermissionQuery;
+
+#[Object]
+impl PermissionQuery {
+    /// One permission by id.
+    #[graphql(name = "Permission")]
+    async fn permission(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Permission>> {
+        let id = list::parse_id("id", &id)?;
+        let mut conn = conn(ctx).await?;
+        Ok(repo::find(&mut conn, id)
+            .await
+            .map_err(crate::error::AppError::from)?
+            .map(Into::into))
+    }
+
+    /// A page of the permission catalogue.
+    async fn all_permissions(
+        &self,
+        ctx: &Context<'_>,
+        page: Option<i32>,
+        per_page: Option<i32>,
+        sort_field: Option<String>,
+        sort_order: Option<String>,
+        filter: Option<PermissionFilter>,
+    ) -> Result<Vec<Permission>> {
+        let filter = filter.unwrap_or_default().parse()?;
+        let max = ctx.data_unchecked::<Limits>().max_page_size;
+        let page = list::page(page, per_page, max, filter.ids.as_ref().map(Vec::len))?;
+        let sort = list::sort(
+            sort_field.as_deref(),
+            sort_order.as_deref(),
+            SORTABLE,
+            PermissionSort::Id,
+        )?;
+        let mut conn = conn(ctx).await?;
+        let rows = repo::list(&mut conn, &filter, sort, page)
+            .await
+            .map_err(crate::error::AppError::from)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// How many permissions match (ignoring pagination).
+    #[graphql(name = "_allPermissionsMeta")]
+    async fn all_permissions_meta(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(name = "page")] _page: Option<i32>,
+        #[graphql(name = "perPage")] _per_page: Option<i32>,
+        #[graphql(name = "sortField")] _sort_field: Option<String>,
+        #[graphql(name = "sortOrder")] _sort_order: Option<String>,
+        filter: Option<PermissionFilter>,
+    ) -> Result<ListMetadata> {
+        let filter = filter.unwrap_or_default().parse()?;
+        let mut conn = conn(ctx).await?;
+        let count = repo::count(&mut conn, &filter)
+            .await
+            .map_err(crate::error::AppError::from)?;
+        Ok(ListMetadata { count })
+    }
+}

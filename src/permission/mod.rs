@@ -1,0 +1,6 @@
+//! The permission catalogue (`resource:action` codes). Read-only over the API: the catalogue
+//! changes by migration.
+
+pub mod graphql;
+pub mod model;
+pub mod repo;

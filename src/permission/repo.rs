@@ -1,0 +1,78 @@
+//! Permission queries; each body is written once and compiled per backend by `db_run!`.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::model::{PermissionFilter, PermissionRow, PermissionSort};
+use crate::db::DbConn;
+use crate::db::schema::{permissions, role_permissions};
+use crate::db_run;
+use crate::graphql::list::{Page, Sort, SortOrder, like_pattern};
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// The boxed, filtered query; a macro so each backend arm gets its own concrete type.
+macro_rules! filtered {
+    ($filter:expr) => {{
+        let filter: &PermissionFilter = $filter;
+        let mut query = permissions::table.into_boxed();
+        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            let pattern = like_pattern(q);
+            query = query.filter(
+                lower(permissions::code)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(permissions::description).like(pattern).escape('\\')),
+            );
+        }
+        if let Some(ids) = &filter.ids {
+            query = query.filter(permissions::id.eq_any(ids.clone()));
+        }
+        if let Some(code) = &filter.code {
+            query = query.filter(permissions::code.eq(code.clone()));
+        }
+        if let Some(role_id) = filter.role_id {
+            query = query.filter(
+                permissions::id.eq_any(
+                    role_permissions::table
+                        .filter(role_permissions::role_id.eq(role_id))
+                        .select(role_permissions::permission_id),
+                ),
+            );
+        }
+        query
+    }};
+}
+
+pub async fn list(
+    conn: &mut DbConn,
+    filter: &PermissionFilter,
+    sort: Sort<PermissionSort>,
+    page: Page,
+) -> QueryResult<Vec<PermissionRow>> {
+    db_run!(conn: {
+        let mut query = filtered!(filter).select(PermissionRow::as_select());
+        query = match (sort.field, sort.order) {
+            (PermissionSort::Id, SortOrder::Asc) => query.order(permissions::id.asc()),
+            (PermissionSort::Id, SortOrder::Desc) => query.order(permissions::id.desc()),
+            (PermissionSort::Code, SortOrder::Asc) => query.order((permissions::code.asc(), permissions::id.asc())),
+            (PermissionSort::Code, SortOrder::Desc) => query.order((permissions::code.desc(), permissions::id.desc())),
+        };
+        query.limit(page.limit).offset(page.offset).load(conn).await
+    })
+}
+
+pub async fn count(conn: &mut DbConn, filter: &PermissionFilter) -> QueryResult<i64> {
+    db_run!(conn: { filtered!(filter).count().get_result(conn).await })
+}
+
+pub async fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<PermissionRow>> {
+    db_run!(conn: {
+        permissions::table
+            .find(id)
+            .select(PermissionRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    })
+}
