@@ -173,6 +173,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
         Err(e) => return Err(usage(format!("bootstrap admin: {}", e.detail()))),
     }
 
+    let shutdown = http::shutdown_signal();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| usage(format!("LISTEN_ADDR: cannot listen on {listen}: {e}")))?;
@@ -187,7 +188,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
         tracing::info!("anonymous schema introspection is on (GRAPHQL_PUBLIC_INTROSPECTION)");
     }
 
-    let result = http::serve(listener, app.router, http::shutdown_signal(), grace).await;
+    let result = http::serve(listener, app.router, shutdown, grace).await;
     state.db.close();
     result.map_err(|e| runtime(format!("server error: {e}")))?;
     tracing::info!("stopped");

@@ -1,0 +1,11 @@
+//! The integration tests: one binary, so the MariaDB cluster starts once for all of them.
+
+#[path = "support/mod.rs"]
+mod support;
+
+#[path = "it/cli.rs"]
+mod cli;
+#[path = "it/foundation.rs"]
+mod foundation;
+#[path = "it/schema.rs"]
+mod schema;

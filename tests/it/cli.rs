@@ -1,0 +1,176 @@
+//! The real binary: exit codes, one-line configuration errors, `--help`, and the embedded
+//! default (first start creates the database and admin, a second start reuses them).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_adminql");
+
+fn adminql(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .output()
+        .expect("run adminql")
+}
+
+fn refused(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = adminql(dir.path(), env, &["migrate"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit code for {env:?}: {stderr}"
+    );
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("adminql: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line expected: {stderr}");
+    lines[0].to_owned()
+}
+
+const SECRET: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
+
+#[test]
+fn bad_configuration_exits_2_with_one_clear_line() {
+    assert_eq!(
+        refused(&[("DATABASE_URL", "not a url")]),
+        "adminql: DATABASE_URL: 'not a url' is not a URL like mysql://user:password@host:3306/db or sqlite://path"
+    );
+    assert_eq!(
+        refused(&[("DATABASE_URL", "postgres://db/app")]),
+        "adminql: DATABASE_URL: unsupported scheme 'postgres': use mysql:// or sqlite://"
+    );
+    assert_eq!(
+        refused(&[
+            ("DATABASE_URL", "mysql://u:p@127.0.0.1/app"),
+            ("DATABASE_REPLICA_URLS", "sqlite://x"),
+            SECRET
+        ]),
+        "adminql: DATABASE_REPLICA_URLS: 'sqlite://x' is not a mysql:// URL"
+    );
+    assert!(refused(&[("DB_POOL_SIZE", "lots")]).starts_with("adminql: DB_POOL_SIZE: 'lots'"));
+}
+
+#[test]
+fn unreachable_database_exits_2_quickly() {
+    let started = Instant::now();
+    let line = refused(&[
+        ("DATABASE_URL", "mysql://u:secretpw@127.0.0.1:1/app"),
+        SECRET,
+    ]);
+    assert!(
+        line.starts_with("adminql: DATABASE_URL: cannot migrate mysql://u:***@127.0.0.1:1/app:"),
+        "{line}"
+    );
+    assert!(!line.contains("secretpw"));
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        adminql(dir.path(), &[], &["frobnicate"]).status.code(),
+        Some(2)
+    );
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["create-admin", "--help"],
+        &["print-schema", "--help"],
+    ] {
+        let out = adminql(dir.path(), &[], args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: adminql"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn print_schema_prints_the_committed_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = adminql(dir.path(), &[], &["print-schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+}
+
+/// Starts `adminql` with no configuration but a port, waits for it to listen, and returns
+/// its log after a SIGTERM-triggered shutdown (which must exit 0).
+fn run_embedded_once(dir: &std::path::Path, port: u16) -> String {
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("NO_COLOR", "1")
+        .current_dir(dir)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn adminql");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !log.contains("GraphiQL: ") {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("adminql did not start:\n{log}"));
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let health = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(health.is_ok(), "listening on {port}");
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().expect("wait");
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    assert_eq!(status.code(), Some(0), "clean exit on SIGTERM:\n{log}");
+    log
+}
+
+#[test]
+fn embedded_default_creates_once_and_reuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let first = run_embedded_once(dir.path(), port);
+    assert!(dir.path().join("adminql.db").is_file());
+    assert!(
+        first.contains("created the bootstrap admin with a generated password"),
+        "{first}"
+    );
+    assert!(first.contains("admin@localhost"), "{first}");
+    assert!(
+        first.contains(&format!("GraphiQL: http://127.0.0.1:{port}/graphiql")),
+        "{first}"
+    );
+
+    let second = run_embedded_once(dir.path(), port);
+    assert!(!second.contains("created the bootstrap admin"), "{second}");
+    assert!(!second.contains("applied migration"), "{second}");
+}

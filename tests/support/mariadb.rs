@@ -1,0 +1,309 @@
+//! Real MariaDB servers for the integration tests: a GTID primary and replicas, started once
+//! per test binary from the Debian `mariadb-server` binaries, in temporary directories, on
+//! free loopback ports.
+//!
+//! Each `mariadbd` runs under a tiny shell watchdog that kills it (and removes its data
+//! directory) when the test process exits and closes the watchdog's stdin, so no server
+//! outlives the tests even when they panic.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const APP_USER: &str = "adminql";
+pub const APP_PASSWORD: &str = "adminql-test-pw";
+
+/// One `mariadbd` process and how to reach it.
+pub struct Server {
+    pub name: &'static str,
+    pub server_id: u32,
+    pub port: u16,
+    dir: PathBuf,
+    watchdog: Mutex<Option<(Child, ChildStdin)>>,
+    extra_args: Vec<String>,
+}
+
+/// The primary and two replicas shared by every test in this binary.
+pub struct Cluster {
+    pub primary: Server,
+    pub replica: Server,
+    pub replica2: Server,
+}
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+
+/// The shared cluster, started on first use.
+pub fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(|| Cluster::start().unwrap_or_else(|e| panic!("cannot start MariaDB: {e}")))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn find_binary(name: &str) -> Result<PathBuf, String> {
+    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
+        let path = Path::new(dir).join(name);
+        if path.is_file() {
+            return Ok(path);
+        }
+    }
+    Err(format!(
+        "{name} not found: install mariadb-server (scripts/test does)"
+    ))
+}
+
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+impl Cluster {
+    fn start() -> Result<Cluster, String> {
+        let started = Instant::now();
+        let template = tempfile::Builder::new()
+            .prefix("adminql-mariadb-template-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let data = template.path().join("data");
+        let user = run(Command::new("id").arg("-un"))?.trim().to_owned();
+        run(Command::new(find_binary("mariadb-install-db")?)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--user={user}"))
+            .arg("--auth-root-authentication-method=normal")
+            .arg("--skip-test-db")
+            .arg("--skip-name-resolve"))?;
+
+        let primary = Server::create("primary", 1, &data, &[])?;
+        let replica = Server::create(
+            "replica",
+            2,
+            &data,
+            &["--read-only=1", "--skip-slave-start"],
+        )?;
+        let replica2 = Server::create(
+            "replica2",
+            3,
+            &data,
+            &["--read-only=1", "--skip-slave-start"],
+        )?;
+        for server in [&primary, &replica, &replica2] {
+            server.start()?;
+        }
+        for server in [&primary, &replica, &replica2] {
+            server.wait_until_up(Duration::from_secs(60))?;
+        }
+
+        // Users are created on the primary after the binlog is on, so replication copies them.
+        primary.sql(&format!(
+            "CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'repl';
+             GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';
+             CREATE USER '{APP_USER}'@'127.0.0.1' IDENTIFIED BY '{APP_PASSWORD}';
+             GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, REFERENCES,
+                   CREATE TEMPORARY TABLES, LOCK TABLES, SLAVE MONITOR, BINLOG MONITOR
+                   ON *.* TO '{APP_USER}'@'127.0.0.1';"
+        ))?;
+        for replica in [&replica, &replica2] {
+            replica.sql(&format!(
+                "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='repl',
+                 MASTER_PASSWORD='repl', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
+                 START SLAVE;",
+                primary.port
+            ))?;
+        }
+        let cluster = Cluster {
+            primary,
+            replica,
+            replica2,
+        };
+        cluster.wait_for_replicas(Duration::from_secs(30))?;
+        drop(template);
+        eprintln!(
+            "MariaDB primary :{} and replicas :{} :{} up in {:.1}s",
+            cluster.primary.port,
+            cluster.replica.port,
+            cluster.replica2.port,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(cluster)
+    }
+
+    /// Blocks until every running replica has applied everything the primary has written.
+    pub fn wait_for_replicas(&self, timeout: Duration) -> Result<(), String> {
+        let position = self.primary.sql("SELECT @@gtid_binlog_pos")?;
+        let position = position.trim();
+        for replica in [&self.replica, &self.replica2] {
+            let waited = replica.sql(&format!(
+                "SELECT MASTER_GTID_WAIT('{position}', {})",
+                timeout.as_secs()
+            ))?;
+            if waited.trim() != "0" {
+                return Err(format!("{} did not reach {position}", replica.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Server {
+    fn create(
+        name: &'static str,
+        server_id: u32,
+        template: &Path,
+        extra: &[&str],
+    ) -> Result<Server, String> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("adminql-mariadb-{name}-"))
+            .tempdir()
+            .map_err(|e| e.to_string())?
+            .keep();
+        run(Command::new("cp")
+            .arg("-a")
+            .arg(template)
+            .arg(dir.join("data")))?;
+        Ok(Server {
+            name,
+            server_id,
+            port: free_port(),
+            dir,
+            watchdog: Mutex::new(None),
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.join("mysqld.sock")
+    }
+
+    /// Starts (or restarts) `mariadbd` on the same data directory and port.
+    pub fn start(&self) -> Result<(), String> {
+        let user = run(Command::new("id").arg("-un"))?.trim().to_owned();
+        let mut args = vec![
+            "--no-defaults".to_owned(),
+            format!("--datadir={}", self.dir.join("data").display()),
+            format!("--socket={}", self.socket().display()),
+            format!("--pid-file={}", self.dir.join("mysqld.pid").display()),
+            format!("--log-error={}", self.dir.join("error.log").display()),
+            format!("--port={}", self.port),
+            "--bind-address=127.0.0.1".to_owned(),
+            format!("--user={user}"),
+            format!("--server-id={}", self.server_id),
+            "--log-bin=mysql-bin".to_owned(),
+            "--relay-log=relay-bin".to_owned(),
+            "--binlog-format=ROW".to_owned(),
+            "--gtid-strict-mode=1".to_owned(),
+            "--log-slave-updates=1".to_owned(),
+            "--skip-name-resolve".to_owned(),
+            "--userstat=1".to_owned(),
+            "--max-connections=1000".to_owned(),
+            "--innodb-buffer-pool-size=64M".to_owned(),
+            "--innodb-log-file-size=48M".to_owned(),
+            "--innodb-flush-log-at-trx-commit=2".to_owned(),
+            "--sync-binlog=0".to_owned(),
+            "--performance-schema=OFF".to_owned(),
+            "--character-set-server=utf8mb4".to_owned(),
+            "--collation-server=utf8mb4_unicode_ci".to_owned(),
+        ];
+        args.extend(self.extra_args.iter().cloned());
+        let mariadbd = find_binary("mariadbd")?;
+        // The watchdog: runs mariadbd and waits on its own stdin. EOF (the test process
+        // exited) kills the server and removes its files; a newline (Server::kill) only kills.
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"dir="$1"; shift; "$@" & pid=$!; if read _line; then keep=1; else keep=0; fi; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; [ "$keep" = 1 ] || rm -rf "$dir""#)
+            .arg("sh")
+            .arg(&self.dir)
+            .arg(mariadbd)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start mariadbd: {e}"))?;
+        let stdin = child.stdin.take().ok_or("no watchdog stdin")?;
+        *self.watchdog.lock().map_err(|e| e.to_string())? = Some((child, stdin));
+        Ok(())
+    }
+
+    /// Kills `mariadbd` at once (SIGKILL), as a crash would.
+    pub fn kill(&self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.join("mysqld.pid")) {
+            let _ = Command::new("kill").arg("-9").arg(pid.trim()).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && self.ping().is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_file(self.dir.join("mysqld.pid"));
+        if let Ok(mut guard) = self.watchdog.lock()
+            && let Some((mut child, mut stdin)) = guard.take()
+        {
+            let _ = stdin.write_all(b"\n");
+            let _ = child.wait();
+        }
+    }
+
+    pub fn wait_until_up(&self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.ping() {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() > deadline => {
+                    let log =
+                        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default();
+                    return Err(format!("{} did not come up: {e}\n{log}", self.name));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    fn ping(&self) -> Result<(), String> {
+        self.sql("SELECT 1").map(|_| ())
+    }
+
+    /// Runs SQL as root over the socket with the `mariadb` client; returns tab-separated rows.
+    pub fn sql(&self, sql: &str) -> Result<String, String> {
+        run(Command::new(find_binary("mariadb")?)
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket().display()))
+            .arg("-uroot")
+            .arg("--batch")
+            .arg("--skip-column-names")
+            .arg("-e")
+            .arg(sql))
+    }
+
+    /// `mysql://` URL for the application user and `database`.
+    pub fn app_url(&self, database: &str) -> String {
+        format!(
+            "mysql://{APP_USER}:{APP_PASSWORD}@127.0.0.1:{}/{database}",
+            self.port
+        )
+    }
+
+    /// Rows a table of `database` has had read on this server (MariaDB userstat).
+    pub fn rows_read(&self, database: &str, table: &str) -> u64 {
+        self.sql(&format!(
+            "SELECT COALESCE(SUM(ROWS_READ), 0) FROM information_schema.TABLE_STATISTICS
+             WHERE TABLE_SCHEMA = '{database}' AND TABLE_NAME = '{table}'"
+        ))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+    }
+}

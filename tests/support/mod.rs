@@ -1,0 +1,181 @@
+//! Test support: real MariaDB (see `mariadb`), a fresh database per test, and the real
+//! router served on a free loopback port, reached over HTTP with reqwest.
+
+#![allow(dead_code)] // each test module uses a different part of the support code
+
+pub mod mariadb;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use adminql::config::Config;
+use adminql::db::migrate;
+use adminql::{AppState, build_app, http};
+use serde_json::{Value, json};
+
+pub const JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789";
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+/// Which backend a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// MariaDB primary plus one replica.
+    Mysql,
+}
+
+/// A running adminql on its own fresh database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    /// MariaDB database name (None on SQLite).
+    pub database: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub struct Builder {
+    backend: Backend,
+    replicas: usize,
+    vars: HashMap<String, String>,
+}
+
+impl TestApp {
+    pub fn sqlite() -> Builder {
+        Builder::new(Backend::Sqlite)
+    }
+
+    pub fn mysql() -> Builder {
+        Builder::new(Backend::Mysql)
+    }
+
+    pub fn on(backend: Backend) -> Builder {
+        Builder::new(backend)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs a GraphQL document; returns the whole JSON response.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_with(query, variables, None).await
+    }
+
+    pub async fn gql_with(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let mut req = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("request reaches the server");
+        resp.json().await.expect("a JSON body")
+    }
+}
+
+impl Builder {
+    fn new(backend: Backend) -> Self {
+        Builder {
+            backend,
+            replicas: 1,
+            vars: HashMap::new(),
+        }
+    }
+
+    /// Sets an environment variable for the app's config.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.vars.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    pub fn replicas(mut self, n: usize) -> Self {
+        self.replicas = n;
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let mut vars = self.vars;
+        vars.entry("JWT_SECRET".into()).or_insert(JWT_SECRET.into());
+        vars.entry("ADMIN_EMAIL".into())
+            .or_insert(ADMIN_EMAIL.into());
+        vars.entry("ADMIN_PASSWORD".into())
+            .or_insert(ADMIN_PASSWORD.into());
+        vars.entry("LISTEN_ADDR".into())
+            .or_insert("127.0.0.1:0".into());
+        let (dir, database) = match self.backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                vars.insert(
+                    "DATABASE_URL".into(),
+                    format!("sqlite://{}", dir.path().join("adminql.db").display()),
+                );
+                (Some(dir), None)
+            }
+            Backend::Mysql => {
+                let cluster = tokio::task::spawn_blocking(mariadb::cluster)
+                    .await
+                    .expect("cluster start");
+                let name = format!(
+                    "t{}_{}",
+                    std::process::id(),
+                    NEXT_DB.fetch_add(1, Ordering::Relaxed)
+                );
+                cluster
+                    .primary
+                    .sql(&format!("CREATE DATABASE {name}"))
+                    .expect("create database");
+                vars.insert("DATABASE_URL".into(), cluster.primary.app_url(&name));
+                let replicas: Vec<String> = [&cluster.replica, &cluster.replica2]
+                    .iter()
+                    .take(self.replicas)
+                    .map(|r| r.app_url(&name))
+                    .collect();
+                vars.insert("DATABASE_REPLICA_URLS".into(), replicas.join(","));
+                (None, Some(name))
+            }
+        };
+        let config = Config::from_lookup(move |k| vars.get(k).cloned()).expect("valid test config");
+        migrate::run(&config.database)
+            .await
+            .expect("migrations apply");
+        let app = build_app(config).expect("app builds");
+        adminql::user::bootstrap::ensure_admin(&app.state.db, &app.state.config)
+            .await
+            .expect("bootstrap admin");
+        if self.backend == Backend::Mysql {
+            tokio::task::spawn_blocking(|| {
+                mariadb::cluster().wait_for_replicas(Duration::from_secs(30))
+            })
+            .await
+            .expect("join")
+            .expect("replicas catch up");
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = app.router;
+        tokio::spawn(http::serve(
+            listener,
+            router,
+            std::future::pending(),
+            Duration::from_secs(1),
+        ));
+        TestApp {
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            state: app.state,
+            database,
+            _dir: dir,
+        }
+    }
+}
