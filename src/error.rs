@@ -144,6 +144,16 @@ impl From<AppError> for async_graphql::Error {
     }
 }
 
+/// Maps a unique-key violation to `CONFLICT` on `field`; other errors as usual.
+pub fn unique_as(error: DieselError, field: &str, message: &str) -> AppError {
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            AppError::conflict(field, message)
+        }
+        other => other.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

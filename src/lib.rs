@@ -2,6 +2,7 @@
 //!
 //! [`build_app`] is the one constructor of the service, used by `main` and by every test.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod permission;
+pub mod role;
 pub mod telemetry;
 pub mod user;
 
@@ -16,6 +18,8 @@ use std::sync::Arc;
 
 use axum::Router;
 
+use crate::auth::rate_limit::LoginLimits;
+use crate::auth::session::AuthState;
 use crate::config::Config;
 use crate::db::Database;
 use crate::graphql::AppSchema;
@@ -26,6 +30,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Database,
     pub schema: AppSchema,
+    pub auth: Arc<AuthState>,
 }
 
 /// The router and the state behind it.
@@ -34,15 +39,25 @@ pub struct App {
     pub state: AppState,
 }
 
-/// Builds the service from a validated configuration. Opens no connection yet: pools
-/// connect on first use.
-pub fn build_app(config: Config) -> anyhow::Result<App> {
+/// Builds the service from a validated configuration on a migrated database. Only embedded
+/// mode touches the database here (to load its stored token secret); otherwise pools connect
+/// on first use.
+pub async fn build_app(config: Config) -> anyhow::Result<App> {
     let db = Database::new(&config.database)?;
-    let schema = graphql::build_schema(&config, db.clone());
+    let auth = Arc::new(AuthState {
+        keys: auth::keys::load(&config, &db).await?,
+        limits: LoginLimits::new(
+            config.auth.login_rate_limit_per_ip,
+            config.auth.login_rate_limit_per_account,
+        ),
+        refresh_ttl: config.auth.refresh_token_ttl,
+    });
+    let schema = graphql::build_schema(&config, db.clone(), auth.clone());
     let state = AppState {
         config: Arc::new(config),
         db,
         schema,
+        auth,
     };
     Ok(App {
         router: http::router(state.clone()),

@@ -155,7 +155,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
     migrate_primary(&config).await?;
     let listen = config.http.listen_addr;
     let grace = config.http.shutdown_grace_period;
-    let app = build_app(config).map_err(usage)?;
+    let app = build_app(config).await.map_err(usage)?;
     let state = app.state.clone();
 
     match bootstrap::ensure_admin(&state.db, &state.config).await {

@@ -3,8 +3,12 @@
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "it/auth.rs"]
+mod auth;
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/domain.rs"]
+mod domain;
 #[path = "it/foundation.rs"]
 mod foundation;
 #[path = "it/schema.rs"]

@@ -16,6 +16,7 @@
 pub mod migrate;
 mod pool;
 pub mod schema;
+pub mod sql;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -49,6 +50,41 @@ macro_rules! db_run {
             }
         }
     };
+}
+
+/// Inserts `$rows` (a `Vec` of value tuples) into `$table` and returns `QueryResult<()>`.
+///
+/// The one place the backends differ in a repository body: MySQL takes a multi-row
+/// `INSERT`, while diesel's SQLite batch insert is not available through the async wrapper,
+/// so SQLite gets one `INSERT` per row (inside the caller's transaction, so still atomic).
+#[macro_export]
+macro_rules! insert_all {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        use ::diesel_async::RunQueryDsl as _;
+        let rows = $rows;
+        match $conn {
+            _ if rows.is_empty() => Ok(()),
+            $crate::db::DbConn::Mysql(c) => ::diesel::insert_into($table)
+                .values(rows)
+                .execute(&mut **c)
+                .await
+                .map(|_| ()),
+            $crate::db::DbConn::Sqlite(c) => {
+                let mut result = Ok(());
+                for row in rows {
+                    if let Err(e) = ::diesel::insert_into($table)
+                        .values(row)
+                        .execute(&mut **c)
+                        .await
+                    {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                result
+            }
+        }
+    }};
 }
 
 /// A pooled connection to one of the backends.

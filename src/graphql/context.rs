@@ -44,3 +44,19 @@ pub async fn route_conn(
 pub fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
+
+/// Who performs a mutation and from where; what services need for the audit row.
+pub struct Actor<'a> {
+    pub user_id: i64,
+    pub request: &'a RequestContext,
+    pub password_min_length: usize,
+}
+
+/// The signed-in caller as an [`Actor`], or `UNAUTHENTICATED`.
+pub fn actor<'a>(ctx: &'a Context<'_>) -> AppResult<Actor<'a>> {
+    Ok(Actor {
+        user_id: crate::auth::principal::principal(ctx)?.user_id,
+        request: request(ctx),
+        password_min_length: ctx.data_unchecked::<super::Limits>().password_min_length,
+    })
+}

@@ -124,6 +124,63 @@ pub fn like_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// Parses a date filter bound: RFC 3339 (`2026-11-23T10:00:00Z`) or a plain date
+/// (`2026-11-23`, as react-admin's date inputs send), which means the start of that day for
+/// `_gte` and its end for `_lte`.
+pub fn parse_date(field: &str, raw: &str, end_of_day: bool) -> AppResult<chrono::NaiveDateTime> {
+    use chrono::{DateTime, NaiveDate, NaiveTime};
+    let raw = raw.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.naive_utc());
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        let time = if end_of_day {
+            NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999)
+        } else {
+            NaiveTime::from_hms_opt(0, 0, 0)
+        };
+        return Ok(day.and_time(time.unwrap_or_default()));
+    }
+    Err(AppError::bad_input(
+        field,
+        format!("'{raw}' is not a date (2026-11-23) or an RFC 3339 time (2026-11-23T10:00:00Z)"),
+    ))
+}
+
+/// Parses an optional `_gte`/`_lte` pair.
+pub fn date_range(
+    field: &str,
+    gte: Option<&str>,
+    lte: Option<&str>,
+) -> AppResult<(Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>)> {
+    Ok((
+        gte.map(|v| parse_date(&format!("filter.{field}_gte"), v, false))
+            .transpose()?,
+        lte.map(|v| parse_date(&format!("filter.{field}_lte"), v, true))
+            .transpose()?,
+    ))
+}
+
+/// A row id as a GraphQL `ID`.
+pub fn gid(id: i64) -> ID {
+    ID::from(id.to_string())
+}
+
+/// A stored UTC time as a GraphQL `DateTime`.
+pub fn utc(at: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
+    at.and_utc()
+}
+
+/// Parses `ids` plus a single `id` from a filter into one optional list.
+pub fn filter_ids(ids: Option<&[ID]>, id: Option<&ID>) -> AppResult<Option<Vec<i64>>> {
+    let mut out = ids.map(|ids| parse_ids("filter.ids", ids)).transpose()?;
+    if let Some(id) = id {
+        out.get_or_insert_with(Vec::new)
+            .push(parse_id("filter.id", id)?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,38 +3,52 @@
 
 pub mod context;
 pub mod list;
+pub mod loaders;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use std::sync::Arc;
 
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+
+use crate::audit::graphql::AuditQuery;
+use crate::auth::graphql::AuthMutation;
+use crate::auth::session::AuthState;
 use crate::config::Config;
 use crate::db::Database;
 use crate::permission::graphql::PermissionQuery;
+use crate::role::graphql::{RoleMutation, RoleQuery};
+use crate::user::graphql::{UserMutation, UserQuery};
 
 #[derive(MergedObject, Default)]
-pub struct Query(PermissionQuery);
+pub struct Query(UserQuery, RoleQuery, PermissionQuery, AuditQuery);
 
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct Mutation(AuthMutation, UserMutation, RoleMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Settings resolvers read from the schema data.
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_page_size: u32,
+    pub password_min_length: usize,
 }
 
 /// Builds the executable schema; `database` and `config` become schema data.
-pub fn build_schema(config: &Config, database: Database) -> AppSchema {
+pub fn build_schema(config: &Config, database: Database, auth: Arc<AuthState>) -> AppSchema {
     schema_builder()
         .limit_depth(config.graphql.max_depth)
         .limit_complexity(config.graphql.max_complexity)
         .data(database)
+        .data(auth)
         .data(Limits {
             max_page_size: config.graphql.max_page_size,
+            password_min_length: config.auth.password_min_length,
         })
         .finish()
 }
 
-fn schema_builder() -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

@@ -8,35 +8,61 @@ use std::net::SocketAddr;
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::REQUEST_ID;
 use crate::AppState;
+use crate::auth::middleware::{Credentials, principal, unauthenticated};
+use crate::auth::principal::Auth;
+use crate::error::AppError;
 use crate::graphql::context::{RequestContext, Route};
+use crate::graphql::loaders::Loaders;
 
 pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(credentials): Extension<Credentials>,
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
-    execute(state, peer, headers, request.into_inner(), false).await
+    execute(
+        state,
+        peer,
+        credentials,
+        headers,
+        request.into_inner(),
+        false,
+    )
+    .await
 }
 
 pub async fn get(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(credentials): Extension<Credentials>,
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
-    execute(state, peer, headers, request.into_inner(), true).await
+    execute(
+        state,
+        peer,
+        credentials,
+        headers,
+        request.into_inner(),
+        true,
+    )
+    .await
 }
 
 async fn execute(
     state: AppState,
     peer: SocketAddr,
+    credentials: Credentials,
     headers: HeaderMap,
     mut request: async_graphql::Request,
     is_get: bool,
@@ -65,15 +91,40 @@ async fn execute(
             state.config.http.trust_forwarded_for,
         )),
     };
-    let mut response = state.schema.execute(request.data(context)).await;
+    let auth = match credentials {
+        Credentials::None => Auth::Anonymous,
+        Credentials::Token(claims) => match principal(&state.db, route, &claims).await {
+            Ok(principal) => Auth::User(Arc::new(principal)),
+            Err(AppError::Unauthenticated(message)) => return unauthenticated(&message),
+            Err(error) => {
+                let error = async_graphql::ErrorExtensions::extend(&error);
+                let mut response = async_graphql::Response::from_errors(vec![
+                    error.into_server_error(Default::default()),
+                ]);
+                tag_errors(&mut response, &request_id);
+                return GraphQLResponse::from(response).into_response();
+            }
+        },
+    };
+    let request = request
+        .data(context)
+        .data(auth)
+        .data(Loaders::new(&state.db, route));
+    let mut response = state.schema.execute(request).await;
+    tag_errors(&mut response, &request_id);
+    GraphQLResponse::from(response).into_response()
+}
+
+/// Gives every error a code (`BAD_USER_INPUT` for parse and validation errors, which come
+/// without one) and the request id.
+fn tag_errors(response: &mut async_graphql::Response, request_id: &str) {
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
             ext.set("code", "BAD_USER_INPUT");
         }
-        ext.set("requestId", request_id.as_str());
+        ext.set("requestId", request_id);
     }
-    GraphQLResponse::from(response).into_response()
 }
 
 /// The operation's type decides the route; an unparsable document routes as a read (it will

@@ -44,7 +44,11 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             http.request_timeout,
         ))
-        .layer(axum::extract::DefaultBodyLimit::max(http.body_limit));
+        .layer(axum::extract::DefaultBodyLimit::max(http.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            crate::auth::middleware::authenticate,
+        ));
 
     Router::new()
         .route("/health", get(health::health))

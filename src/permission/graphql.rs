@@ -4,6 +4,8 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::model::{PermissionFilter as Filter, PermissionRow, PermissionSort};
 use super::repo;
+use crate::auth::principal::{Require, perm};
+use crate::error::AppError;
 use crate::graphql::Limits;
 use crate::graphql::context::conn;
 use crate::graphql::list::{self, ListMetadata};
@@ -37,23 +39,15 @@ pub struct PermissionFilter {
     pub id: Option<ID>,
     pub code: Option<String>,
     /// Only permissions granted by this role.
+    #[graphql(name = "role_id")]
     pub role_id: Option<ID>,
 }
 
 impl PermissionFilter {
-    fn parse(self) -> async_graphql::Result<Filter> {
-        let mut ids = self
-            .ids
-            .as_deref()
-            .map(|ids| list::parse_ids("filter.ids", ids))
-            .transpose()?;
-        if let Some(id) = &self.id {
-            ids.get_or_insert_with(Vec::new)
-                .push(list::parse_id("filter.id", id)?);
-        }
+    fn parse(self) -> Result<Filter, AppError> {
         Ok(Filter {
             q: self.q,
-            ids,
+            ids: list::filter_ids(self.ids.as_deref(), self.id.as_ref())?,
             code: self.code,
             role_id: self
                 .role_id
@@ -73,17 +67,18 @@ pub struct PermissionQuery;
 #[Object]
 impl PermissionQuery {
     /// One permission by id.
-    #[graphql(name = "Permission")]
+    #[graphql(name = "Permission", guard = "Require(perm::PERMISSION_READ)")]
     async fn permission(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Permission>> {
         let id = list::parse_id("id", &id)?;
         let mut conn = conn(ctx).await?;
         Ok(repo::find(&mut conn, id)
             .await
-            .map_err(crate::error::AppError::from)?
+            .map_err(AppError::from)?
             .map(Into::into))
     }
 
     /// A page of the permission catalogue.
+    #[graphql(guard = "Require(perm::PERMISSION_READ)")]
     async fn all_permissions(
         &self,
         ctx: &Context<'_>,
@@ -105,12 +100,12 @@ impl PermissionQuery {
         let mut conn = conn(ctx).await?;
         let rows = repo::list(&mut conn, &filter, sort, page)
             .await
-            .map_err(crate::error::AppError::from)?;
+            .map_err(AppError::from)?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// How many permissions match (ignoring pagination).
-    #[graphql(name = "_allPermissionsMeta")]
+    #[graphql(name = "_allPermissionsMeta", guard = "Require(perm::PERMISSION_READ)")]
     async fn all_permissions_meta(
         &self,
         ctx: &Context<'_>,
@@ -124,7 +119,7 @@ impl PermissionQuery {
         let mut conn = conn(ctx).await?;
         let count = repo::count(&mut conn, &filter)
             .await
-            .map_err(crate::error::AppError::from)?;
+            .map_err(AppError::from)?;
         Ok(ListMetadata { count })
     }
 }

@@ -2,5 +2,6 @@
 //! changes by migration.
 
 pub mod graphql;
+pub mod loader;
 pub mod model;
 pub mod repo;

@@ -6,10 +6,9 @@ use diesel_async::RunQueryDsl;
 use super::model::{PermissionFilter, PermissionRow, PermissionSort};
 use crate::db::DbConn;
 use crate::db::schema::{permissions, role_permissions};
+use crate::db::sql::lower;
 use crate::db_run;
 use crate::graphql::list::{Page, Sort, SortOrder, like_pattern};
-
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// The boxed, filtered query; a macro so each backend arm gets its own concrete type.
 macro_rules! filtered {
@@ -74,5 +73,63 @@ pub async fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<PermissionRo
             .first(conn)
             .await
             .optional()
+    })
+}
+
+/// Effective permissions of each user (through their roles), as `(user_id, permission)`.
+pub async fn by_users(
+    conn: &mut DbConn,
+    user_ids: &[i64],
+) -> QueryResult<Vec<(i64, PermissionRow)>> {
+    use crate::db::schema::user_roles;
+    db_run!(conn: {
+        user_roles::table
+            .inner_join(role_permissions::table.on(role_permissions::role_id.eq(user_roles::role_id)))
+            .inner_join(permissions::table.on(permissions::id.eq(role_permissions::permission_id)))
+            .filter(user_roles::user_id.eq_any(user_ids))
+            .select((user_roles::user_id, PermissionRow::as_select()))
+            .distinct()
+            .order((user_roles::user_id, permissions::code))
+            .load(conn)
+            .await
+    })
+}
+
+/// Permissions of each role, as `(role_id, permission)`.
+pub async fn by_roles(
+    conn: &mut DbConn,
+    role_ids: &[i64],
+) -> QueryResult<Vec<(i64, PermissionRow)>> {
+    db_run!(conn: {
+        role_permissions::table
+            .inner_join(permissions::table)
+            .filter(role_permissions::role_id.eq_any(role_ids))
+            .select((role_permissions::role_id, PermissionRow::as_select()))
+            .order((role_permissions::role_id, permissions::code))
+            .load(conn)
+            .await
+    })
+}
+
+/// Which of `ids` exist.
+pub async fn existing_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    db_run!(conn: {
+        permissions::table.filter(permissions::id.eq_any(ids)).select(permissions::id).load(conn).await
+    })
+}
+
+/// The permission codes a user holds through their roles (sorted, distinct).
+pub async fn codes_of_user(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<String>> {
+    use crate::db::schema::user_roles;
+    db_run!(conn: {
+        user_roles::table
+            .inner_join(role_permissions::table.on(role_permissions::role_id.eq(user_roles::role_id)))
+            .inner_join(permissions::table.on(permissions::id.eq(role_permissions::permission_id)))
+            .filter(user_roles::user_id.eq(user_id))
+            .select(permissions::code)
+            .distinct()
+            .order(permissions::code)
+            .load(conn)
+            .await
     })
 }

@@ -36,3 +36,44 @@ pub fn now() -> NaiveDateTime {
     use chrono::{SubsecRound, Utc};
     Utc::now().naive_utc().trunc_subsecs(6)
 }
+
+/// Columns an update may change; `None` leaves a column as it is.
+#[derive(AsChangeset, Debug, Default)]
+#[diesel(table_name = users)]
+pub struct UserChanges<'a> {
+    pub email: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub password_hash: Option<&'a str>,
+    pub active: Option<bool>,
+    pub token_version: Option<i32>,
+    pub updated_at: Option<NaiveDateTime>,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub q: Option<String>,
+    pub ids: Option<Vec<i64>>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub active: Option<bool>,
+    /// Users holding this role (getManyReference from a role).
+    pub role_id: Option<i64>,
+    pub created_at_gte: Option<NaiveDateTime>,
+    pub created_at_lte: Option<NaiveDateTime>,
+    pub updated_at_gte: Option<NaiveDateTime>,
+    pub updated_at_lte: Option<NaiveDateTime>,
+    pub last_login_at_gte: Option<NaiveDateTime>,
+    pub last_login_at_lte: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum UserSort {
+    Id,
+    Email,
+    Name,
+    Active,
+    CreatedAt,
+    UpdatedAt,
+    LastLoginAt,
+}

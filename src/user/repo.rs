@@ -3,10 +3,12 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::model::{NewUser, UserRow};
+use super::model::{NewUser, UserChanges, UserFilter, UserRow, UserSort};
 use crate::db::DbConn;
 use crate::db::schema::{roles, user_roles, users};
-use crate::db_run;
+use crate::db::sql::lower;
+use crate::graphql::list::{Page, Sort, SortOrder, like_pattern};
+use crate::{db_run, insert_all};
 
 pub async fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
     db_run!(conn: { users::table.count().get_result(conn).await })
@@ -53,5 +55,178 @@ pub async fn grant_role_by_name(
             .execute(conn)
             .await
             .map(|_| ())
+    })
+}
+
+macro_rules! filtered {
+    ($filter:expr) => {{
+        let filter: &UserFilter = $filter;
+        let mut query = users::table.into_boxed();
+        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            let pattern = like_pattern(q);
+            query = query.filter(
+                lower(users::email)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(users::name).like(pattern).escape('\\')),
+            );
+        }
+        if let Some(ids) = &filter.ids {
+            query = query.filter(users::id.eq_any(ids.clone()));
+        }
+        if let Some(v) = &filter.email {
+            query = query.filter(users::email.eq(v.trim().to_lowercase()));
+        }
+        if let Some(v) = &filter.name {
+            query = query.filter(users::name.eq(v.clone()));
+        }
+        if let Some(v) = filter.active {
+            query = query.filter(users::active.eq(v));
+        }
+        if let Some(role_id) = filter.role_id {
+            query = query.filter(
+                users::id.eq_any(
+                    user_roles::table
+                        .filter(user_roles::role_id.eq(role_id))
+                        .select(user_roles::user_id),
+                ),
+            );
+        }
+        if let Some(v) = filter.created_at_gte {
+            query = query.filter(users::created_at.ge(v));
+        }
+        if let Some(v) = filter.created_at_lte {
+            query = query.filter(users::created_at.le(v));
+        }
+        if let Some(v) = filter.updated_at_gte {
+            query = query.filter(users::updated_at.ge(v));
+        }
+        if let Some(v) = filter.updated_at_lte {
+            query = query.filter(users::updated_at.le(v));
+        }
+        if let Some(v) = filter.last_login_at_gte {
+            query = query.filter(users::last_login_at.ge(v));
+        }
+        if let Some(v) = filter.last_login_at_lte {
+            query = query.filter(users::last_login_at.le(v));
+        }
+        query
+    }};
+}
+
+pub async fn list(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    sort: Sort<UserSort>,
+    page: Page,
+) -> QueryResult<Vec<UserRow>> {
+    db_run!(conn: {
+        let mut query = filtered!(filter).select(UserRow::as_select());
+        query = match (sort.field, sort.order) {
+            (UserSort::Id, SortOrder::Asc) => query.order(users::id.asc()),
+            (UserSort::Id, SortOrder::Desc) => query.order(users::id.desc()),
+            (UserSort::Email, SortOrder::Asc) => query.order(users::email.asc()),
+            (UserSort::Email, SortOrder::Desc) => query.order(users::email.desc()),
+            (UserSort::Name, SortOrder::Asc) => query.order((users::name.asc(), users::id.asc())),
+            (UserSort::Name, SortOrder::Desc) => query.order((users::name.desc(), users::id.desc())),
+            (UserSort::Active, SortOrder::Asc) => query.order((users::active.asc(), users::id.asc())),
+            (UserSort::Active, SortOrder::Desc) => query.order((users::active.desc(), users::id.desc())),
+            (UserSort::CreatedAt, SortOrder::Asc) => query.order((users::created_at.asc(), users::id.asc())),
+            (UserSort::CreatedAt, SortOrder::Desc) => query.order((users::created_at.desc(), users::id.desc())),
+            (UserSort::UpdatedAt, SortOrder::Asc) => query.order((users::updated_at.asc(), users::id.asc())),
+            (UserSort::UpdatedAt, SortOrder::Desc) => query.order((users::updated_at.desc(), users::id.desc())),
+            (UserSort::LastLoginAt, SortOrder::Asc) => query.order((users::last_login_at.asc(), users::id.asc())),
+            (UserSort::LastLoginAt, SortOrder::Desc) => query.order((users::last_login_at.desc(), users::id.desc())),
+        };
+        query.limit(page.limit).offset(page.offset).load(conn).await
+    })
+}
+
+pub async fn count(conn: &mut DbConn, filter: &UserFilter) -> QueryResult<i64> {
+    db_run!(conn: { filtered!(filter).count().get_result(conn).await })
+}
+
+pub async fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<UserRow>> {
+    db_run!(conn: {
+        users::table.find(id).select(UserRow::as_select()).first(conn).await.optional()
+    })
+}
+
+pub async fn by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
+    db_run!(conn: {
+        users::table.filter(users::id.eq_any(ids)).select(UserRow::as_select()).load(conn).await
+    })
+}
+
+/// Users holding each role, as `(role_id, user)`.
+pub async fn by_roles(conn: &mut DbConn, role_ids: &[i64]) -> QueryResult<Vec<(i64, UserRow)>> {
+    db_run!(conn: {
+        user_roles::table
+            .inner_join(users::table)
+            .filter(user_roles::role_id.eq_any(role_ids))
+            .select((user_roles::role_id, UserRow::as_select()))
+            .order((user_roles::role_id, users::email))
+            .load(conn)
+            .await
+    })
+}
+
+pub async fn update(conn: &mut DbConn, id: i64, changes: &UserChanges<'_>) -> QueryResult<()> {
+    db_run!(conn: {
+        diesel::update(users::table.find(id)).set(changes).execute(conn).await.map(|_| ())
+    })
+}
+
+/// Bumps `token_version`, revoking every access token issued before.
+pub async fn bump_token_version(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    db_run!(conn: {
+        diesel::update(users::table.find(id))
+            .set(users::token_version.eq(users::token_version + 1))
+            .execute(conn)
+            .await
+            .map(|_| ())
+    })
+}
+
+pub async fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
+    db_run!(conn: { diesel::delete(users::table.find(id)).execute(conn).await })
+}
+
+pub async fn role_ids(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<i64>> {
+    db_run!(conn: {
+        user_roles::table
+            .filter(user_roles::user_id.eq(user_id))
+            .select(user_roles::role_id)
+            .order(user_roles::role_id)
+            .load(conn)
+            .await
+    })
+}
+
+/// Replaces the user's roles with `role_ids`.
+pub async fn set_roles(conn: &mut DbConn, user_id: i64, role_ids: &[i64]) -> QueryResult<()> {
+    db_run!(conn: {
+        diesel::delete(user_roles::table.filter(user_roles::user_id.eq(user_id)))
+            .execute(conn)
+            .await
+    })?;
+    let rows: Vec<_> = role_ids
+        .iter()
+        .map(|r| (user_roles::user_id.eq(user_id), user_roles::role_id.eq(*r)))
+        .collect();
+    insert_all!(conn, user_roles::table, rows)
+}
+
+/// How many active users hold the role named `role_name`.
+pub async fn count_active_with_role(conn: &mut DbConn, role_name: &str) -> QueryResult<i64> {
+    db_run!(conn: {
+        users::table
+            .inner_join(user_roles::table.inner_join(roles::table))
+            .filter(users::active.eq(true))
+            .filter(roles::name.eq(role_name))
+            // roles.name is unique and (user_id, role_id) is a key: each user counts once.
+            .count()
+            .get_result(conn)
+            .await
     })
 }

@@ -103,7 +103,10 @@ fn print_schema_prints_the_committed_schema() {
     assert_eq!(out.status.code(), Some(0));
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == committed,
+        "print-schema differs from schema.graphql"
+    );
 }
 
 /// Starts `adminql` with no configuration but a port, waits for it to listen, and returns

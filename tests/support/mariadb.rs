@@ -13,7 +13,6 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub const APP_USER: &str = "adminql";
 pub const APP_PASSWORD: &str = "adminql-test-pw";
 
 /// One `mariadbd` process and how to reach it.
@@ -108,15 +107,12 @@ impl Cluster {
             server.wait_until_up(Duration::from_secs(60))?;
         }
 
-        // Users are created on the primary after the binlog is on, so replication copies them.
-        primary.sql(&format!(
+        // Users are created on the primary after the binlog is on, so replication copies them
+        // (each test's application user too: see `create_app_database`).
+        primary.sql(
             "CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'repl';
-             GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';
-             CREATE USER '{APP_USER}'@'127.0.0.1' IDENTIFIED BY '{APP_PASSWORD}';
-             GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, REFERENCES,
-                   CREATE TEMPORARY TABLES, LOCK TABLES, SLAVE MONITOR, BINLOG MONITOR
-                   ON *.* TO '{APP_USER}'@'127.0.0.1';"
-        ))?;
+             GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';",
+        )?;
         for replica in [&replica, &replica2] {
             replica.sql(&format!(
                 "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={}, MASTER_USER='repl',
@@ -209,12 +205,14 @@ impl Server {
             "--log-slave-updates=1".to_owned(),
             "--skip-name-resolve".to_owned(),
             "--userstat=1".to_owned(),
-            "--max-connections=1000".to_owned(),
+            "--max-connections=400".to_owned(),
             "--innodb-buffer-pool-size=64M".to_owned(),
             "--innodb-log-file-size=48M".to_owned(),
             "--innodb-flush-log-at-trx-commit=2".to_owned(),
             "--sync-binlog=0".to_owned(),
-            "--performance-schema=OFF".to_owned(),
+            // Statement digests per schema let a test count the statements of its own database.
+            "--performance-schema=ON".to_owned(),
+            "--performance-schema-digests-size=20000".to_owned(),
             "--character-set-server=utf8mb4".to_owned(),
             "--collation-server=utf8mb4_unicode_ci".to_owned(),
         ];
@@ -288,12 +286,37 @@ impl Server {
             .arg(sql))
     }
 
-    /// `mysql://` URL for the application user and `database`.
-    pub fn app_url(&self, database: &str) -> String {
+    /// `mysql://` URL for `user` (with the test password) and `database`.
+    pub fn url(&self, user: &str, database: &str) -> String {
         format!(
-            "mysql://{APP_USER}:{APP_PASSWORD}@127.0.0.1:{}/{database}",
+            "mysql://{user}:{APP_PASSWORD}@127.0.0.1:{}/{database}",
             self.port
         )
+    }
+
+    /// Creates a database and an application user of the same name limited to it, with the
+    /// privileges adminql needs and none that bypass `read_only`.
+    pub fn create_app_database(&self, name: &str) -> Result<(), String> {
+        self.sql(&format!(
+            "CREATE DATABASE {name};
+             CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{APP_PASSWORD}';
+             GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, REFERENCES,
+                   CREATE TEMPORARY TABLES, LOCK TABLES ON {name}.* TO '{name}'@'127.0.0.1';
+             GRANT SLAVE MONITOR, BINLOG MONITOR ON *.* TO '{name}'@'127.0.0.1';"
+        ))
+        .map(|_| ())
+    }
+
+    /// Statements the MariaDB user `user` has run on this server (userstat), the way a
+    /// test counts what its own app sent: each test app connects as its own user.
+    pub fn statements(&self, user: &str) -> u64 {
+        self.sql(&format!(
+            "SELECT COALESCE(SUM(SELECT_COMMANDS + UPDATE_COMMANDS + OTHER_COMMANDS), 0)
+             FROM information_schema.USER_STATISTICS WHERE USER = '{user}'"
+        ))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
     }
 
     /// Rows a table of `database` has had read on this server (MariaDB userstat).

@@ -33,8 +33,11 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub state: AppState,
-    /// MariaDB database name (None on SQLite).
+    /// MariaDB database name, also the name of the MariaDB user the app connects as
+    /// (None on SQLite).
     pub database: Option<String>,
+    /// An access token of the bootstrap admin.
+    pub admin_token: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -61,9 +64,70 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    /// POSTs a GraphQL document; returns the whole JSON response.
+    /// POSTs a GraphQL document as the bootstrap admin; returns the whole JSON response.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_with(query, variables, Some(&self.admin_token))
+            .await
+    }
+
+    /// POSTs a GraphQL document without a token.
+    pub async fn gql_anon(&self, query: &str, variables: Value) -> Value {
         self.gql_with(query, variables, None).await
+    }
+
+    /// Signs in; panics unless it works. Returns the whole `AuthPayload`.
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let body = self
+            .gql_anon(
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token refreshToken expiresAt user { id email } } }",
+                json!({ "e": email, "p": password }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "login failed: {body}");
+        body["data"]["login"].clone()
+    }
+
+    /// Creates a user with the given roles (by name) through the API; returns (id, token).
+    pub async fn user_with_roles(&self, email: &str, roles: &[&str]) -> (String, String) {
+        let mut role_ids = Vec::new();
+        for role in roles {
+            let body = self
+                .gql(
+                    "query($n: String) { allRoles(filter: { name: $n }) { id } }",
+                    json!({ "n": role }),
+                )
+                .await;
+            role_ids.push(body["data"]["allRoles"][0]["id"].clone());
+        }
+        let body = self
+            .gql(
+                "mutation($e: String!, $r: [ID!]) { createUser(email: $e, name: \"Test\", password: \"password-1234\", rolesIds: $r) { id } }",
+                json!({ "e": email, "r": role_ids }),
+            )
+            .await;
+        assert!(body["errors"].is_null(), "createUser failed: {body}");
+        let id = body["data"]["createUser"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let token = self.login(email, "password-1234").await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (id, token)
+    }
+
+    /// Sends a raw request body with the given content type and headers.
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url("/graphql")).body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("request reaches the server")
     }
 
     pub async fn gql_with(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
@@ -128,13 +192,13 @@ impl Builder {
                 );
                 cluster
                     .primary
-                    .sql(&format!("CREATE DATABASE {name}"))
+                    .create_app_database(&name)
                     .expect("create database");
-                vars.insert("DATABASE_URL".into(), cluster.primary.app_url(&name));
+                vars.insert("DATABASE_URL".into(), cluster.primary.url(&name, &name));
                 let replicas: Vec<String> = [&cluster.replica, &cluster.replica2]
                     .iter()
                     .take(self.replicas)
-                    .map(|r| r.app_url(&name))
+                    .map(|r| r.url(&name, &name))
                     .collect();
                 vars.insert("DATABASE_REPLICA_URLS".into(), replicas.join(","));
                 (None, Some(name))
@@ -144,7 +208,7 @@ impl Builder {
         migrate::run(&config.database)
             .await
             .expect("migrations apply");
-        let app = build_app(config).expect("app builds");
+        let app = build_app(config).await.expect("app builds");
         adminql::user::bootstrap::ensure_admin(&app.state.db, &app.state.config)
             .await
             .expect("bootstrap admin");
@@ -167,7 +231,7 @@ impl Builder {
             std::future::pending(),
             Duration::from_secs(1),
         ));
-        TestApp {
+        let mut app = TestApp {
             base,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -175,7 +239,18 @@ impl Builder {
                 .expect("client"),
             state: app.state,
             database,
+            admin_token: String::new(),
             _dir: dir,
-        }
+        };
+        let admin_email = app
+            .state
+            .config
+            .auth
+            .admin_email
+            .clone()
+            .unwrap_or_default();
+        let login = app.login(&admin_email, ADMIN_PASSWORD).await;
+        app.admin_token = login["token"].as_str().expect("token").to_owned();
+        app
     }
 }

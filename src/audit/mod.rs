@@ -1,0 +1,86 @@
+//! The audit trail: who did what to which record, from where. Every mutation writes its audit
+//! row in the same transaction as its change, so both land or neither does.
+
+pub mod graphql;
+pub mod model;
+pub mod repo;
+
+use async_graphql::Context;
+use serde_json::Value;
+
+use crate::db::{Database, DbConn};
+use crate::graphql::context::RequestContext;
+use model::NewAudit;
+
+/// One entry to record; `changes` holds before/after of the changed fields, never secrets.
+pub struct Entry<'a> {
+    pub action: &'a str,
+    pub target_type: Option<&'a str>,
+    pub target_id: Option<i64>,
+    pub changes: Value,
+}
+
+/// Writes `entry` on `conn` (inside the caller's transaction).
+pub async fn record(
+    conn: &mut DbConn,
+    request: &RequestContext,
+    actor: Option<i64>,
+    entry: Entry<'_>,
+) -> diesel::QueryResult<()> {
+    let changes = entry.changes.to_string();
+    repo::insert(
+        conn,
+        &NewAudit {
+            at: crate::user::model::now(),
+            actor_user_id: actor,
+            action: entry.action,
+            target_type: entry.target_type,
+            target_id: entry.target_id,
+            changes: &changes,
+            request_id: Some(request.request_id.as_str()).filter(|s| !s.is_empty()),
+            client_ip: request.client_ip.as_deref(),
+        },
+    )
+    .await
+}
+
+/// Records an entry on its own primary connection, outside any transaction: for events whose
+/// request fails (refused sign-ins, permission denials). A failure here is logged, not raised.
+pub async fn record_standalone(
+    db: &Database,
+    request: &RequestContext,
+    actor: Option<i64>,
+    entry: Entry<'_>,
+) {
+    let action = entry.action.to_owned();
+    let result = match db.write().await {
+        Ok((mut conn, _)) => record(&mut conn, request, actor, entry)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = result {
+        tracing::warn!(%action, %error, "could not write audit entry");
+    }
+}
+
+/// Audits a permission denial.
+pub async fn record_denial(ctx: &Context<'_>, actor: i64, permission: &str) {
+    let (Some(db), Some(request)) = (ctx.data_opt::<Database>(), ctx.data_opt::<RequestContext>())
+    else {
+        return;
+    };
+    let field = ctx.field().name().to_owned();
+    record_standalone(
+        db,
+        request,
+        Some(actor),
+        Entry {
+            action: "auth.denied",
+            target_type: None,
+            target_id: None,
+            changes: serde_json::json!({ "field": field, "permission": permission }),
+        },
+    )
+    .await;
+}

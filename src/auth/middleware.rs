@@ -1,0 +1,97 @@
+//! The edge of authentication: an axum layer verifies any bearer token once per request,
+//! and the GraphQL handler turns verified claims into a [`Principal`] that is current (the
+//! user is still active and the token's `token_version` is the user's).
+//!
+//! No header means anonymous; a header that does not verify is answered 401 with an
+//! `UNAUTHENTICATED` GraphQL error body, never treated as anonymous.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::jwt::Claims;
+use super::principal::Principal;
+use super::session::AuthState;
+use crate::db::Database;
+use crate::error::{AppError, AppResult};
+use crate::graphql::context::{Route, route_conn};
+use crate::permission::repo as permission_repo;
+use crate::user::repo as user_repo;
+
+/// What the request's `Authorization` header carried, after verification.
+#[derive(Clone, Debug)]
+pub enum Credentials {
+    None,
+    Token(Arc<Claims>),
+}
+
+pub async fn authenticate(
+    State(auth): State<Arc<AuthState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let credentials = match req.headers().get(header::AUTHORIZATION) {
+        None => Credentials::None,
+        Some(value) => {
+            let Some(token) = value.to_str().ok().and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            }) else {
+                outcome("malformed");
+                return unauthenticated("the Authorization header must be 'Bearer <token>'");
+            };
+            match auth.keys.verify(token.trim()) {
+                Ok(claims) => Credentials::Token(Arc::new(claims)),
+                Err(reason) => {
+                    tracing::info!(%reason, "refused a bearer token");
+                    outcome("invalid");
+                    return unauthenticated("invalid or expired token");
+                }
+            }
+        }
+    };
+    req.extensions_mut().insert(credentials);
+    next.run(req).await
+}
+
+fn outcome(result: &'static str) {
+    metrics::counter!("adminql_auth_tokens_total", "result" => result).increment(1);
+}
+
+/// 401 with a GraphQL-shaped error body, so GraphQL clients and plain HTTP clients both
+/// understand it.
+pub fn unauthenticated(message: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
+        Json(json!({ "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }] })),
+    )
+        .into_response()
+}
+
+/// Loads the principal for verified claims from the request's route: one indexed read of the
+/// user and one of their permission codes.
+pub async fn principal(db: &Database, route: Route, claims: &Claims) -> AppResult<Principal> {
+    let revoked = || AppError::Unauthenticated("this token has been revoked; sign in again".into());
+    let user_id = claims.user_id().ok_or_else(revoked)?;
+    let (mut conn, _) = route_conn(db, route).await?;
+    let user = user_repo::find(&mut conn, user_id)
+        .await?
+        .ok_or_else(revoked)?;
+    if !user.active || user.token_version != claims.token_version {
+        outcome("revoked");
+        return Err(revoked());
+    }
+    let permissions = permission_repo::codes_of_user(&mut conn, user_id).await?;
+    outcome("ok");
+    Ok(Principal {
+        user_id,
+        token_version: user.token_version,
+        permissions,
+    })
+}

@@ -1,0 +1,118 @@
+//! Refresh tokens and stored settings; each body is written once per backend by `db_run!`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::DbConn;
+use crate::db::schema::{refresh_tokens, settings};
+use crate::db_run;
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub token_hash: String,
+    pub family_id: String,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = refresh_tokens)]
+pub struct NewRefresh<'a> {
+    pub user_id: i64,
+    pub token_hash: &'a str,
+    pub family_id: &'a str,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+pub async fn insert_refresh(conn: &mut DbConn, token: &NewRefresh<'_>) -> QueryResult<()> {
+    db_run!(conn: {
+        diesel::insert_into(refresh_tokens::table).values(token).execute(conn).await.map(|_| ())
+    })
+}
+
+pub async fn find_refresh(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<RefreshRow>> {
+    db_run!(conn: {
+        refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(token_hash))
+            .select(RefreshRow::as_select())
+            .first(conn)
+            .await
+            .optional()
+    })
+}
+
+/// Spends a refresh token; 0 rows means it was spent or revoked already (a reuse).
+pub async fn spend_refresh(conn: &mut DbConn, id: i64, at: NaiveDateTime) -> QueryResult<usize> {
+    db_run!(conn: {
+        diesel::update(
+            refresh_tokens::table
+                .find(id)
+                .filter(refresh_tokens::used_at.is_null())
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::used_at.eq(at))
+        .execute(conn)
+        .await
+    })
+}
+
+/// Revokes every token of a rotation chain.
+pub async fn revoke_family(
+    conn: &mut DbConn,
+    family_id: &str,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
+    db_run!(conn: {
+        diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::family_id.eq(family_id))
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::revoked_at.eq(at))
+        .execute(conn)
+        .await
+    })
+}
+
+/// Revokes every refresh token of a user (password change, deactivation).
+pub async fn revoke_user_refresh_tokens(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
+    let at = crate::user::model::now();
+    db_run!(conn: {
+        diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::user_id.eq(user_id))
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::revoked_at.eq(at))
+        .execute(conn)
+        .await
+    })
+}
+
+pub async fn get_setting(conn: &mut DbConn, name: &str) -> QueryResult<Option<String>> {
+    db_run!(conn: {
+        settings::table
+            .filter(settings::name.eq(name))
+            .select(settings::value)
+            .first(conn)
+            .await
+            .optional()
+    })
+}
+
+pub async fn insert_setting(conn: &mut DbConn, name: &str, value: &str) -> QueryResult<()> {
+    db_run!(conn: {
+        diesel::insert_into(settings::table)
+            .values((settings::name.eq(name), settings::value.eq(value)))
+            .execute(conn)
+            .await
+            .map(|_| ())
+    })
+}

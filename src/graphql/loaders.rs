@@ -1,0 +1,84 @@
+//! Per-request DataLoaders. They are built for the request's route, so a mutation's payload
+//! and nested fields load from the primary and a query's from a replica.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::Context;
+use async_graphql::dataloader::DataLoader;
+
+use super::context::{Route, route_conn};
+use crate::db::{Database, DbConn};
+use crate::error::{AppError, AppResult};
+use crate::permission::loader::{PermissionsByRole, PermissionsByUser};
+use crate::role::loader::RolesByUser;
+use crate::user::loader::{UserById, UsersByRole};
+
+/// What a loader needs to reach the database for its request.
+#[derive(Clone)]
+pub struct LoaderDb {
+    db: Database,
+    route: Route,
+}
+
+/// A loader failure; the cause is logged where it happens.
+pub type LoadError = Arc<str>;
+
+impl LoaderDb {
+    pub async fn conn(&self) -> Result<DbConn, LoadError> {
+        route_conn(&self.db, self.route)
+            .await
+            .map(|(conn, _)| conn)
+            .map_err(|e| fail(&e))
+    }
+}
+
+/// Logs a loader failure once and keeps only a generic message.
+pub fn fail(error: &dyn std::fmt::Display) -> LoadError {
+    tracing::error!(%error, "data loader failed");
+    Arc::from("loading related records failed")
+}
+
+/// Groups `(key, value)` rows by key; every requested key gets an entry, empty or not.
+pub fn group<V>(keys: &[i64], rows: Vec<(i64, V)>) -> HashMap<i64, Vec<V>> {
+    let mut map: HashMap<i64, Vec<V>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    for (key, value) in rows {
+        map.entry(key).or_default().push(value);
+    }
+    map
+}
+
+pub struct Loaders {
+    pub user_by_id: DataLoader<UserById>,
+    pub users_by_role: DataLoader<UsersByRole>,
+    pub roles_by_user: DataLoader<RolesByUser>,
+    pub permissions_by_user: DataLoader<PermissionsByUser>,
+    pub permissions_by_role: DataLoader<PermissionsByRole>,
+}
+
+impl Loaders {
+    pub fn new(db: &Database, route: Route) -> Self {
+        let at = LoaderDb {
+            db: db.clone(),
+            route,
+        };
+        Loaders {
+            user_by_id: DataLoader::new(UserById(at.clone()), tokio::spawn),
+            users_by_role: DataLoader::new(UsersByRole(at.clone()), tokio::spawn),
+            roles_by_user: DataLoader::new(RolesByUser(at.clone()), tokio::spawn),
+            permissions_by_user: DataLoader::new(PermissionsByUser(at.clone()), tokio::spawn),
+            permissions_by_role: DataLoader::new(PermissionsByRole(at), tokio::spawn),
+        }
+    }
+}
+
+pub fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
+    ctx.data_unchecked::<Loaders>()
+}
+
+/// Turns a loader error into the client-facing internal error.
+pub fn load_error(error: LoadError) -> AppError {
+    AppError::internal(anyhow::anyhow!("{error}"))
+}
+
+pub type LoadResult<T> = AppResult<T>;

@@ -1,0 +1,58 @@
+//! Role rows and the filter over them.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::roles;
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = roles)]
+pub struct RoleRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Insertable, Debug)]
+#[diesel(table_name = roles)]
+pub struct NewRole<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Columns an update may change; `None` leaves a column as it is.
+#[derive(AsChangeset, Debug, Default)]
+#[diesel(table_name = roles)]
+pub struct RoleChanges<'a> {
+    pub name: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RoleFilter {
+    pub q: Option<String>,
+    pub ids: Option<Vec<i64>>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Roles granting this permission (getManyReference from a permission).
+    pub permission_id: Option<i64>,
+    /// Roles held by this user.
+    pub user_id: Option<i64>,
+    pub created_at_gte: Option<NaiveDateTime>,
+    pub created_at_lte: Option<NaiveDateTime>,
+    pub updated_at_gte: Option<NaiveDateTime>,
+    pub updated_at_lte: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum RoleSort {
+    Id,
+    Name,
+    CreatedAt,
+    UpdatedAt,
+}

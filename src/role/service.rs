@@ -1,0 +1,189 @@
+//! Role mutations: validation, the admin guardrail, the transaction and its audit row.
+
+use scoped_futures::ScopedFutureExt;
+use serde_json::{Map, Value, json};
+
+use super::model::{NewRole, RoleChanges, RoleRow};
+use super::{ADMIN_ROLE, repo};
+use crate::audit::{self, Entry};
+use crate::db::DbConn;
+use crate::error::{AppError, AppResult, unique_as};
+use crate::graphql::context::Actor;
+use crate::permission;
+use crate::user::model::now;
+use crate::user::repo as user_repo;
+use crate::user::service::keep_an_admin;
+
+const NAME_TAKEN: &str = "a role with this name already exists";
+
+pub struct RoleInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub permission_ids: Option<Vec<i64>>,
+}
+
+fn check_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::bad_input(
+            "name",
+            "name must have 1 to 100 characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_description(description: &str) -> AppResult<String> {
+    if description.chars().count() > 1000 {
+        return Err(AppError::bad_input(
+            "description",
+            "description must have at most 1000 characters",
+        ));
+    }
+    Ok(description.trim().to_owned())
+}
+
+async fn check_permission_ids(conn: &mut DbConn, ids: &[i64]) -> AppResult<()> {
+    let found = permission::repo::existing_ids(conn, ids).await?;
+    if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
+        return Err(AppError::bad_input(
+            "permissionsIds",
+            format!("no permission has id {missing}"),
+        ));
+    }
+    Ok(())
+}
+
+fn normalized(ids: Option<Vec<i64>>) -> Option<Vec<i64>> {
+    ids.map(|mut ids| {
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    })
+}
+
+pub async fn create(conn: &mut DbConn, actor: &Actor<'_>, input: RoleInput) -> AppResult<RoleRow> {
+    let name = check_name(input.name.as_deref().unwrap_or_default())?;
+    let description = check_description(input.description.as_deref().unwrap_or_default())?;
+    let permission_ids = normalized(input.permission_ids).unwrap_or_default();
+    conn.transaction::<_, AppError, _>(|conn| {
+        async move {
+            check_permission_ids(conn, &permission_ids).await?;
+            let at = now();
+            let role = repo::insert(
+                conn,
+                &NewRole {
+                    name: &name,
+                    description: &description,
+                    created_at: at,
+                    updated_at: at,
+                },
+            )
+            .await
+            .map_err(|e| unique_as(e, "name", NAME_TAKEN))?;
+            repo::set_permissions(conn, role.id, &permission_ids).await?;
+            let after = json!({ "name": name, "description": description, "permissionsIds": permission_ids });
+            audit::record(conn, actor.request, Some(actor.user_id), entry("role.create", role.id, json!({ "after": after })))
+                .await?;
+            Ok(role)
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+pub async fn update(
+    conn: &mut DbConn,
+    actor: &Actor<'_>,
+    id: i64,
+    input: RoleInput,
+) -> AppResult<RoleRow> {
+    let name = input.name.as_deref().map(check_name).transpose()?;
+    let description = input
+        .description
+        .as_deref()
+        .map(check_description)
+        .transpose()?;
+    let permission_ids = normalized(input.permission_ids);
+    conn.transaction::<_, AppError, _>(|conn| {
+        async move {
+            let before = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
+            let admins_before = user_repo::count_active_with_role(conn, ADMIN_ROLE).await?;
+            let mut old = Map::new();
+            let mut new = Map::new();
+            let mut diff = |field: &str, was: Value, is: Value| {
+                if was != is {
+                    old.insert(field.to_owned(), was);
+                    new.insert(field.to_owned(), is);
+                }
+            };
+            if let Some(v) = &name {
+                diff("name", json!(before.name), json!(v));
+            }
+            if let Some(v) = &description {
+                diff("description", json!(before.description), json!(v));
+            }
+            if let Some(ids) = &permission_ids {
+                check_permission_ids(conn, ids).await?;
+                let current = repo::permission_ids(conn, id).await?;
+                if &current != ids {
+                    repo::set_permissions(conn, id, ids).await?;
+                }
+                diff("permissionsIds", json!(current), json!(ids));
+            }
+            repo::update(
+                conn,
+                id,
+                &RoleChanges {
+                    name: name.as_deref(),
+                    description: description.as_deref(),
+                    updated_at: Some(now()),
+                },
+            )
+            .await
+            .map_err(|e| unique_as(e, "name", NAME_TAKEN))?;
+            keep_an_admin(conn, admins_before, "name").await?;
+            audit::record(
+                conn,
+                actor.request,
+                Some(actor.user_id),
+                entry("role.update", id, json!({ "before": old, "after": new })),
+            )
+            .await?;
+            repo::find(conn, id).await?.ok_or_else(|| not_found(id))
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<RoleRow> {
+    conn.transaction::<_, AppError, _>(|conn| {
+        async move {
+            let role = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
+            let admins_before = user_repo::count_active_with_role(conn, ADMIN_ROLE).await?;
+            let permission_ids = repo::permission_ids(conn, id).await?;
+            repo::delete(conn, id).await?;
+            keep_an_admin(conn, admins_before, "id").await?;
+            let before = json!({ "name": role.name, "description": role.description, "permissionsIds": permission_ids });
+            audit::record(conn, actor.request, Some(actor.user_id), entry("role.delete", id, json!({ "before": before })))
+                .await?;
+            Ok(role)
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("no role has id {id}"))
+}
+
+fn entry(action: &'static str, id: i64, changes: Value) -> Entry<'static> {
+    Entry {
+        action,
+        target_type: Some("role"),
+        target_id: Some(id),
+        changes,
+    }
+}

@@ -1,0 +1,280 @@
+//! User mutations: validation, guardrails, the transaction and its audit row.
+
+use scoped_futures::ScopedFutureExt;
+use serde_json::{Map, Value, json};
+
+use super::model::{NewUser, UserChanges, UserRow, now};
+use super::repo;
+use crate::audit::{self, Entry};
+use crate::auth::{password, repo as auth_repo};
+use crate::db::DbConn;
+use crate::error::{AppError, AppResult, unique_as};
+use crate::graphql::context::Actor;
+use crate::role::{self, ADMIN_ROLE};
+
+pub struct CreateUser {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+    pub active: bool,
+    pub role_ids: Vec<i64>,
+}
+
+#[derive(Default)]
+pub struct UpdateUser {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub password: Option<String>,
+    pub active: Option<bool>,
+    pub role_ids: Option<Vec<i64>>,
+}
+
+const EMAIL_TAKEN: &str = "a user with this email already exists";
+
+/// Lower-cases and checks an email address; the error names `field`.
+pub fn normalize_email(field: &str, raw: &str) -> AppResult<String> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(AppError::bad_input(
+            field,
+            format!("'{}' is not a valid email address", raw.trim()),
+        ))
+    }
+}
+
+fn check_name(name: &str) -> AppResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::bad_input(
+            "name",
+            "name must have 1 to 200 characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Fails with `BAD_USER_INPUT` on `field` unless every id exists.
+pub async fn check_role_ids(conn: &mut DbConn, field: &str, ids: &[i64]) -> AppResult<()> {
+    let found = role::repo::existing_ids(conn, ids).await?;
+    if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
+        return Err(AppError::bad_input(
+            field,
+            format!("no role has id {missing}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a change that leaves no active user holding the admin role (when one had it).
+pub async fn keep_an_admin(conn: &mut DbConn, admins_before: i64, field: &str) -> AppResult<()> {
+    if admins_before > 0 && repo::count_active_with_role(conn, ADMIN_ROLE).await? == 0 {
+        return Err(AppError::bad_input(
+            field,
+            "this would leave no active user with the admin role; give it to someone else first",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn create(conn: &mut DbConn, actor: &Actor<'_>, input: CreateUser) -> AppResult<UserRow> {
+    let email = normalize_email("email", &input.email)?;
+    let name = check_name(&input.name)?;
+    password::check_policy("password", &input.password, actor.password_min_length)?;
+    let hash = password::hash(input.password).await?;
+    let mut role_ids = input.role_ids;
+    role_ids.sort_unstable();
+    role_ids.dedup();
+    conn.transaction::<_, AppError, _>(|conn| {
+        async move {
+            check_role_ids(conn, "rolesIds", &role_ids).await?;
+            let at = now();
+            let user = repo::insert(
+                conn,
+                &NewUser {
+                    email: &email,
+                    name: &name,
+                    password_hash: &hash,
+                    active: input.active,
+                    token_version: 0,
+                    created_at: at,
+                    updated_at: at,
+                },
+            )
+            .await
+            .map_err(|e| unique_as(e, "email", EMAIL_TAKEN))?;
+            repo::set_roles(conn, user.id, &role_ids).await?;
+            let after = json!({ "email": email, "name": name, "active": input.active, "rolesIds": role_ids });
+            audit::record(conn, actor.request, Some(actor.user_id), entry("user.create", user.id, json!({ "after": after })))
+                .await?;
+            Ok(user)
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+pub async fn update(
+    conn: &mut DbConn,
+    actor: &Actor<'_>,
+    id: i64,
+    input: UpdateUser,
+) -> AppResult<UserRow> {
+    let email = input
+        .email
+        .as_deref()
+        .map(|e| normalize_email("email", e))
+        .transpose()?;
+    let name = input.name.as_deref().map(check_name).transpose()?;
+    if input.active == Some(false) && id == actor.user_id {
+        return Err(AppError::bad_input(
+            "active",
+            "you cannot deactivate yourself",
+        ));
+    }
+    let hash = match input.password {
+        Some(p) => {
+            password::check_policy("password", &p, actor.password_min_length)?;
+            Some(password::hash(p).await?)
+        }
+        None => None,
+    };
+    let mut role_ids = input.role_ids;
+    if let Some(ids) = role_ids.as_mut() {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    conn.transaction::<_, AppError, _>(|conn| {
+        async move {
+            let before = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
+            let admins_before = repo::count_active_with_role(conn, ADMIN_ROLE).await?;
+            let mut old = Map::new();
+            let mut new = Map::new();
+            let mut diff = |field: &str, was: Value, is: Value| {
+                if was != is {
+                    old.insert(field.to_owned(), was);
+                    new.insert(field.to_owned(), is);
+                }
+            };
+            if let Some(v) = &email {
+                diff("email", json!(before.email), json!(v));
+            }
+            if let Some(v) = &name {
+                diff("name", json!(before.name), json!(v));
+            }
+            if let Some(v) = input.active {
+                diff("active", json!(before.active), json!(v));
+            }
+            let mut roles_changed = false;
+            if let Some(ids) = &role_ids {
+                check_role_ids(conn, "rolesIds", ids).await?;
+                let current = repo::role_ids(conn, id).await?;
+                roles_changed = &current != ids;
+                diff("rolesIds", json!(current), json!(ids));
+            }
+            let deactivated = before.active && input.active == Some(false);
+            if hash.is_some() {
+                new.insert("password".into(), json!("changed"));
+            }
+            let revoke = hash.is_some() || deactivated || roles_changed;
+            repo::update(
+                conn,
+                id,
+                &UserChanges {
+                    email: email.as_deref(),
+                    name: name.as_deref(),
+                    password_hash: hash.as_deref(),
+                    active: input.active,
+                    token_version: revoke.then_some(before.token_version + 1),
+                    updated_at: Some(now()),
+                    last_login_at: None,
+                },
+            )
+            .await
+            .map_err(|e| unique_as(e, "email", EMAIL_TAKEN))?;
+            if let Some(ids) = &role_ids
+                && roles_changed
+            {
+                repo::set_roles(conn, id, ids).await?;
+            }
+            if hash.is_some() || deactivated {
+                auth_repo::revoke_user_refresh_tokens(conn, id).await?;
+            }
+            keep_an_admin(
+                conn,
+                admins_before,
+                if deactivated { "active" } else { "rolesIds" },
+            )
+            .await?;
+            let changes = json!({ "before": old, "after": new });
+            audit::record(
+                conn,
+                actor.request,
+                Some(actor.user_id),
+                entry("user.update", id, changes),
+            )
+            .await?;
+            repo::find(conn, id).await?.ok_or_else(|| not_found(id))
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<UserRow> {
+    if id == actor.user_id {
+        return Err(AppError::bad_input("id", "you cannot delete yourself"));
+    }
+    conn.transaction::<_, AppError, _>(|conn| {
+        async move {
+            let user = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
+            let admins_before = repo::count_active_with_role(conn, ADMIN_ROLE).await?;
+            let role_ids = repo::role_ids(conn, id).await?;
+            repo::delete(conn, id).await?;
+            keep_an_admin(conn, admins_before, "id").await?;
+            let before = json!({ "email": user.email, "name": user.name, "active": user.active, "rolesIds": role_ids });
+            audit::record(conn, actor.request, Some(actor.user_id), entry("user.delete", id, json!({ "before": before })))
+                .await?;
+            Ok(user)
+        }
+        .scope_boxed()
+    })
+    .await
+}
+
+pub fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("no user has id {id}"))
+}
+
+fn entry(action: &'static str, id: i64, changes: Value) -> Entry<'static> {
+    Entry {
+        action,
+        target_type: Some("user"),
+        target_id: Some(id),
+        changes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            normalize_email("email", " Ann@Example.COM ").unwrap(),
+            "ann@example.com"
+        );
+        assert!(normalize_email("email", "admin@localhost").is_ok());
+        for bad in ["", "ann", "@x", "ann@", "a b@x.y", "a@b@c"] {
+            let err = normalize_email("email", bad).unwrap_err();
+            assert_eq!(err.code(), "BAD_USER_INPUT", "{bad}");
+        }
+    }
+}

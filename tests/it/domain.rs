@@ -1,0 +1,455 @@
+//! The admin domain over GraphQL, on MariaDB (primary + replica) and on SQLite: every
+//! operation, every error code, transactional rollback, guardrails, and the statement count
+//! of a nested list.
+
+use adminql::user::model::{NewUser, now};
+use adminql::user::repo as user_repo;
+use serde_json::{Value, json};
+
+use crate::support::mariadb::cluster;
+use crate::support::{ADMIN_EMAIL, Backend, TestApp};
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+fn field(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["field"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+fn ok(body: Value) -> Value {
+    assert!(body["errors"].is_null(), "unexpected errors: {body}");
+    body["data"].clone()
+}
+
+const CREATE_USER: &str = "mutation($e: String!, $n: String!, $p: String!, $a: Boolean, $r: [ID!]) {
+    createUser(email: $e, name: $n, password: $p, active: $a, rolesIds: $r) { id email name active roles { name } } }";
+
+async fn create_user(app: &TestApp, email: &str, name: &str, roles: Value) -> Value {
+    app.gql(
+        CREATE_USER,
+        json!({ "e": email, "n": name, "p": "password-1234", "r": roles }),
+    )
+    .await
+}
+
+async fn role_id(app: &TestApp, name: &str) -> String {
+    let data = ok(app
+        .gql(
+            "query($n: String) { allRoles(filter: { name: $n }) { id } }",
+            json!({ "n": name }),
+        )
+        .await);
+    data["allRoles"][0]["id"]
+        .as_str()
+        .expect("role exists")
+        .to_owned()
+}
+
+async fn users_crud(backend: Backend) {
+    let app = TestApp::on(backend).start().await;
+    let editor = ok(app
+        .gql(
+            "mutation { createRole(name: \"editor\", description: \"Edits users\", permissionsIds: [\"1\", \"2\"]) { id name description permissions { code } permissionsIds } }",
+            json!({}),
+        )
+        .await);
+    let editor_id = editor["createRole"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        editor["createRole"]["permissions"],
+        json!([{ "code": "user:read" }, { "code": "user:write" }])
+    );
+
+    let mut ids = Vec::new();
+    for (email, name) in [
+        ("Zoe@Example.com", "Zoe"),
+        ("amy@example.com", "Amy"),
+        ("bob@example.com", "Bob"),
+    ] {
+        let data = ok(create_user(&app, email, name, json!([editor_id])).await);
+        assert_eq!(data["createUser"]["roles"], json!([{ "name": "editor" }]));
+        ids.push(data["createUser"]["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        ok(app
+            .gql(
+                "query($id: ID!) { User(id: $id) { email } }",
+                json!({ "id": ids[0] })
+            )
+            .await)["User"]["email"],
+        "zoe@example.com"
+    );
+
+    // getList: sort, filter q, page 2 (zero-based page 1), meta ignores pagination.
+    let list = ok(app
+        .gql(
+            "{ allUsers(page: 1, perPage: 2, sortField: \"email\", sortOrder: \"ASC\") { email }
+               _allUsersMeta(page: 1, perPage: 2) { count }
+               q: allUsers(filter: { q: \"ZO\" }) { email }
+               byRole: allUsers(filter: { role_id: \"ROLE\" }, sortField: \"name\", sortOrder: \"DESC\") { name }
+               recent: _allUsersMeta(filter: { createdAt_gte: \"2000-01-01\", active: true }) { count } }"
+                .replace("ROLE", &editor_id)
+                .as_str(),
+            json!({}),
+        )
+        .await);
+    assert_eq!(
+        list["allUsers"],
+        json!([{ "email": "bob@example.com" }, { "email": "zoe@example.com" }])
+    );
+    assert_eq!(list["_allUsersMeta"]["count"], 4);
+    assert_eq!(list["q"], json!([{ "email": "zoe@example.com" }]));
+    assert_eq!(
+        list["byRole"],
+        json!([{ "name": "Zoe" }, { "name": "Bob" }, { "name": "Amy" }])
+    );
+    assert_eq!(list["recent"]["count"], 4);
+
+    // getMany sends only filter.ids and must get them all.
+    let many = ok(app
+        .gql(
+            "query($ids: [ID!]) { allUsers(filter: { ids: $ids }) { id } }",
+            json!({ "ids": ids }),
+        )
+        .await);
+    assert_eq!(many["allUsers"].as_array().unwrap().len(), 3);
+
+    let updated = ok(app
+        .gql(
+            "mutation($id: ID!) { updateUser(id: $id, name: \"Zoë\", active: false, rolesIds: []) { name active roles { id } } }",
+            json!({ "id": ids[0] }),
+        )
+        .await);
+    assert_eq!(
+        updated["updateUser"],
+        json!({ "name": "Zoë", "active": false, "roles": [] })
+    );
+
+    let deleted = ok(app
+        .gql(
+            "mutation($id: ID!) { deleteUser(id: $id) { email } }",
+            json!({ "id": ids[1] }),
+        )
+        .await);
+    assert_eq!(deleted["deleteUser"]["email"], "amy@example.com");
+    let gone = ok(app
+        .gql(
+            "query($id: ID!) { User(id: $id) { id } }",
+            json!({ "id": ids[1] }),
+        )
+        .await);
+    assert!(gone["User"].is_null());
+
+    let role = ok(app
+        .gql(
+            "query($id: ID!) { Role(id: $id) { users { email } } allRoles(filter: { permission_id: \"2\" }) { name } }",
+            json!({ "id": editor_id }),
+        )
+        .await);
+    assert_eq!(
+        role["Role"]["users"],
+        json!([{ "email": "bob@example.com" }])
+    );
+    assert_eq!(
+        role["allRoles"],
+        json!([{ "name": "admin" }, { "name": "editor" }])
+    );
+
+    let renamed = ok(app
+        .gql(
+            "mutation($id: ID!) { updateRole(id: $id, name: \"editors\", permissionsIds: [\"1\"]) { name permissionsIds } }",
+            json!({ "id": editor_id }),
+        )
+        .await);
+    assert_eq!(
+        renamed["updateRole"],
+        json!({ "name": "editors", "permissionsIds": ["1"] })
+    );
+    let removed = ok(app
+        .gql(
+            "mutation($id: ID!) { deleteRole(id: $id) { name } }",
+            json!({ "id": editor_id }),
+        )
+        .await);
+    assert_eq!(removed["deleteRole"]["name"], "editors");
+
+    let audit = ok(app.gql("{ allAuditLogs(sortField: \"id\", sortOrder: \"ASC\") { action actor { email } requestId clientIp changes } }", json!({})).await);
+    let actions: Vec<&str> = audit["allAuditLogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "auth.login",
+            "role.create",
+            "user.create",
+            "user.create",
+            "user.create",
+            "user.update",
+            "user.delete",
+            "role.update",
+            "role.delete"
+        ]
+    );
+    for entry in audit["allAuditLogs"].as_array().unwrap() {
+        assert_eq!(entry["actor"]["email"], ADMIN_EMAIL);
+        assert!(
+            entry["requestId"].as_str().is_some_and(|r| r.len() == 36),
+            "{entry}"
+        );
+        assert_eq!(entry["clientIp"], "127.0.0.1");
+        assert!(
+            !entry["changes"].as_str().unwrap().contains("argon2"),
+            "no secrets in the audit log"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_and_roles_crud_mysql() {
+    users_crud(Backend::Mysql).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_and_roles_crud_sqlite() {
+    users_crud(Backend::Sqlite).await;
+}
+
+async fn error_codes(backend: Backend) {
+    let app = TestApp::on(backend).start().await;
+    ok(create_user(&app, "dup@example.com", "Dup", json!([])).await);
+
+    let dup = create_user(&app, "DUP@example.com", "Other", json!([])).await;
+    assert_eq!((code(&dup), field(&dup)), ("CONFLICT", "email"), "{dup}");
+    let dup_role = app
+        .gql("mutation { createRole(name: \"admin\") { id } }", json!({}))
+        .await;
+    assert_eq!(
+        (code(&dup_role), field(&dup_role)),
+        ("CONFLICT", "name"),
+        "{dup_role}"
+    );
+
+    let missing = app
+        .gql(
+            "mutation { updateUser(id: \"99999\", name: \"x\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&missing), "NOT_FOUND", "{missing}");
+    let missing = app
+        .gql("mutation { deleteRole(id: \"99999\") { id } }", json!({}))
+        .await;
+    assert_eq!(code(&missing), "NOT_FOUND", "{missing}");
+
+    for (body, expected_field) in [
+        (create_user(&app, "not-an-email", "X", json!([])).await, "email"),
+        (create_user(&app, "ok@example.com", "X", json!(["424242"])).await, "rolesIds"),
+        (app.gql("{ allUsers(sortField: \"password_hash\") { id } }", json!({})).await, "sortField"),
+        (app.gql("{ allUsers(perPage: 100000) { id } }", json!({})).await, "perPage"),
+        (app.gql("{ allUsers(filter: { createdAt_gte: \"yesterday\" }) { id } }", json!({})).await, "filter.createdAt_gte"),
+        (app.gql("mutation { createUser(email: \"p@example.com\", name: \"P\", password: \"short\") { id } }", json!({})).await, "password"),
+        (app.gql("{ User(id: \"abc\") { id } }", json!({})).await, "id"),
+    ] {
+        assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", expected_field), "{body}");
+    }
+    let password = app.gql("{ allUsers { password } }", json!({})).await;
+    assert_eq!(
+        code(&password),
+        "BAD_USER_INPUT",
+        "no password field: {password}"
+    );
+    assert!(!password.to_string().contains("SELECT"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_codes_mysql() {
+    error_codes(Backend::Mysql).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_codes_sqlite() {
+    error_codes(Backend::Sqlite).await;
+}
+
+async fn user_count(app: &TestApp) -> Value {
+    ok(app.gql("{ _allUsersMeta { count } }", json!({})).await)["_allUsersMeta"]["count"].clone()
+}
+
+async fn guardrails_and_rollback(backend: Backend) {
+    let app = TestApp::on(backend).start().await;
+    let me = ok(app.gql("{ me { id } }", json!({})).await);
+    let admin_id = me["me"]["id"].as_str().unwrap().to_owned();
+
+    let deactivate_self = app
+        .gql(
+            "mutation($id: ID!) { updateUser(id: $id, active: false) { id } }",
+            json!({ "id": admin_id }),
+        )
+        .await;
+    assert_eq!(
+        (code(&deactivate_self), field(&deactivate_self)),
+        ("BAD_USER_INPUT", "active")
+    );
+    let delete_self = app
+        .gql(
+            "mutation($id: ID!) { deleteUser(id: $id) { id } }",
+            json!({ "id": admin_id }),
+        )
+        .await;
+    assert_eq!(
+        (code(&delete_self), field(&delete_self)),
+        ("BAD_USER_INPUT", "id")
+    );
+
+    // A user manager (not an admin) tries to strip the only admin of the role, renaming them
+    // in the same mutation: the name was written before the guardrail fired, and must not stay.
+    ok(app.gql("mutation { createRole(name: \"manager\", permissionsIds: [\"1\", \"2\", \"3\"]) { id } }", json!({})).await);
+    let (_, manager) = app
+        .user_with_roles("manager@example.com", &["manager"])
+        .await;
+    let audit_before = ok(app.gql("{ _allAuditLogsMeta { count } }", json!({})).await)["_allAuditLogsMeta"]["count"].clone();
+    let strip = app
+        .gql_with(
+            "mutation($id: ID!) { updateUser(id: $id, name: \"Renamed\", rolesIds: []) { id } }",
+            json!({ "id": admin_id }),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(
+        (code(&strip), field(&strip)),
+        ("BAD_USER_INPUT", "rolesIds"),
+        "{strip}"
+    );
+    let after = ok(app.gql("{ me { name roles { name } } }", json!({})).await);
+    assert_eq!(
+        after["me"],
+        json!({ "name": "Administrator", "roles": [{ "name": "admin" }] }),
+        "rolled back"
+    );
+    let audit_after = ok(app.gql("{ _allAuditLogsMeta { count } }", json!({})).await)["_allAuditLogsMeta"]["count"].clone();
+    assert_eq!(
+        audit_before, audit_after,
+        "no audit row for a rolled-back change"
+    );
+
+    let admin_role = role_id(&app, "admin").await;
+    let drop_role = app
+        .gql(
+            "mutation($id: ID!) { deleteRole(id: $id) { id } }",
+            json!({ "id": admin_role }),
+        )
+        .await;
+    assert_eq!(code(&drop_role), "BAD_USER_INPUT", "{drop_role}");
+
+    // A failing later step of createUser leaves no user behind.
+    let before = user_count(&app).await;
+    let failed = create_user(
+        &app,
+        "ghost@example.com",
+        "Ghost",
+        json!([admin_role, "777777"]),
+    )
+    .await;
+    assert_eq!(code(&failed), "BAD_USER_INPUT");
+    assert_eq!(user_count(&app).await, before);
+
+    // Once a second admin exists, the first may lose the role.
+    let (second, _) = app
+        .user_with_roles("second-admin@example.com", &["admin"])
+        .await;
+    assert!(!second.is_empty());
+    ok(app
+        .gql_with(
+            "mutation($id: ID!) { updateUser(id: $id, rolesIds: []) { id } }",
+            json!({ "id": admin_id }),
+            Some(&manager),
+        )
+        .await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guardrails_and_rollback_mysql() {
+    guardrails_and_rollback(Backend::Mysql).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guardrails_and_rollback_sqlite() {
+    guardrails_and_rollback(Backend::Sqlite).await;
+}
+
+/// A page of users with their roles and permissions costs the same number of statements
+/// whatever the page size (DataLoaders batch the nested fields).
+#[tokio::test(flavor = "multi_thread")]
+async fn nested_list_costs_constant_statements() {
+    let app = TestApp::mysql().start().await;
+    let admin_role = role_id(&app, "admin").await.parse::<i64>().unwrap();
+    let hash = adminql::auth::password::hash("password-1234".into())
+        .await
+        .unwrap();
+    {
+        let (mut conn, _) = app.state.db.write().await.unwrap();
+        for i in 0..120 {
+            let at = now();
+            let email = format!("bulk{i:03}@example.com");
+            let user = user_repo::insert(
+                &mut conn,
+                &NewUser {
+                    email: &email,
+                    name: "Bulk",
+                    password_hash: &hash,
+                    active: true,
+                    token_version: 0,
+                    created_at: at,
+                    updated_at: at,
+                },
+            )
+            .await
+            .unwrap();
+            if i % 2 == 0 {
+                user_repo::set_roles(&mut conn, user.id, &[admin_role])
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let cluster = cluster();
+    tokio::task::spawn_blocking(|| cluster.wait_for_replicas(std::time::Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .unwrap();
+    let database = app.database.clone().unwrap();
+    let query = "query($n: Int) { allUsers(perPage: $n, sortField: \"email\") { id roles { name } permissions { code } } }";
+    // Warm-up runs open the pool's connections (whose set-up statements would count too).
+    for _ in 0..3 {
+        ok(app.gql(query, json!({ "n": 100 })).await);
+    }
+    let mut costs = Vec::new();
+    for per_page in [5, 100, 5, 100] {
+        let before = cluster.replica.statements(&database);
+        let data = ok(app.gql(query, json!({ "n": per_page })).await);
+        assert_eq!(
+            data["allUsers"].as_array().unwrap().len(),
+            per_page as usize
+        );
+        costs.push(cluster.replica.statements(&database) - before);
+    }
+    assert!(
+        costs.iter().all(|c| *c == costs[0]),
+        "statements for 5, 100, 5, 100 users: {costs:?}"
+    );
+    // Principal (user, permission codes), the page, roles, permissions: each one statement
+    // plus the pool's liveness ping per checkout.
+    assert!(
+        costs[0] <= 10,
+        "a page of users with roles and permissions took {} statements",
+        costs[0]
+    );
+}
