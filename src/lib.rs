@@ -30,6 +30,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Database,
     pub schema: AppSchema,
+    /// The same schema with a depth limit that fits introspection queries.
+    pub introspection_schema: AppSchema,
     pub auth: Arc<AuthState>,
 }
 
@@ -53,10 +55,13 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
         refresh_ttl: config.auth.refresh_token_ttl,
     });
     let schema = graphql::build_schema(&config, db.clone(), auth.clone());
+    let introspection_schema =
+        graphql::build_introspection_schema(&config, db.clone(), auth.clone());
     let state = AppState {
         config: Arc::new(config),
         db,
         schema,
+        introspection_schema,
         auth,
     };
     Ok(App {

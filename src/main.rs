@@ -129,6 +129,7 @@ async fn create_admin(
     password_stdin: bool,
 ) -> Result<(), Failure> {
     migrate_primary(config).await?;
+    let email = &email.trim().to_lowercase();
     let (password, generated) = if password_stdin {
         let mut line = String::new();
         std::io::stdin()

@@ -11,5 +11,7 @@ mod cli;
 mod domain;
 #[path = "it/foundation.rs"]
 mod foundation;
+#[path = "it/react_admin.rs"]
+mod react_admin;
 #[path = "it/schema.rs"]
 mod schema;

@@ -33,10 +33,33 @@ pub struct Limits {
     pub password_min_length: usize,
 }
 
+/// Depth allowed to introspection-only requests: the standard introspection query (GraphiQL,
+/// Apollo, react-admin) nests type references about 13 levels deep.
+pub const INTROSPECTION_DEPTH: usize = 20;
+
 /// Builds the executable schema; `database` and `config` become schema data.
 pub fn build_schema(config: &Config, database: Database, auth: Arc<AuthState>) -> AppSchema {
+    build_with_depth(config, database, auth, config.graphql.max_depth)
+}
+
+/// The schema that serves introspection-only requests.
+pub fn build_introspection_schema(
+    config: &Config,
+    database: Database,
+    auth: Arc<AuthState>,
+) -> AppSchema {
+    let depth = config.graphql.max_depth.max(INTROSPECTION_DEPTH);
+    build_with_depth(config, database, auth, depth)
+}
+
+fn build_with_depth(
+    config: &Config,
+    database: Database,
+    auth: Arc<AuthState>,
+    depth: usize,
+) -> AppSchema {
     schema_builder()
-        .limit_depth(config.graphql.max_depth)
+        .limit_depth(depth)
         .limit_complexity(config.graphql.max_complexity)
         .data(database)
         .data(auth)

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use std::sync::Arc;
 
@@ -67,7 +67,10 @@ async fn execute(
     mut request: async_graphql::Request,
     is_get: bool,
 ) -> Response {
-    let route = route_of(&mut request);
+    let Operation {
+        route,
+        introspection_only,
+    } = inspect(&mut request);
     if is_get && route == Route::Write {
         // GraphQL over HTTP: mutations only over POST, so a link or <img> cannot change data.
         return (
@@ -106,13 +109,40 @@ async fn execute(
             }
         },
     };
-    let request = request
+    // Introspection is for signed-in users holding any permission (react-admin and GraphiQL
+    // need it), and for everyone when GRAPHQL_PUBLIC_INTROSPECTION is on.
+    let may_introspect = state.config.public_introspection()
+        || auth.principal().is_some_and(|p| !p.permissions.is_empty());
+    let anonymous = auth.principal().is_none();
+    let mut request = request
         .data(context)
         .data(auth)
         .data(Loaders::new(&state.db, route));
-    let mut response = state.schema.execute(request).await;
+    if !may_introspect {
+        request = request.disable_introspection();
+    }
+    // The standard introspection query nests deeper than any data query needs to, so it runs
+    // on a schema whose depth limit allows it (it reads no data).
+    let schema = if introspection_only && may_introspect {
+        &state.introspection_schema
+    } else {
+        &state.schema
+    };
+    let mut response = schema.execute(request).await;
+    if anonymous && !may_introspect {
+        hide_suggestions(&mut response);
+    }
     tag_errors(&mut response, &request_id);
     GraphQLResponse::from(response).into_response()
+}
+
+/// Drops "Did you mean ...?" hints, which would let anonymous clients map the schema.
+fn hide_suggestions(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        if let Some(at) = error.message.find(" Did you mean") {
+            error.message.truncate(at);
+        }
+    }
 }
 
 /// Gives every error a code (`BAD_USER_INPUT` for parse and validation errors, which come
@@ -127,12 +157,22 @@ fn tag_errors(response: &mut async_graphql::Response, request_id: &str) {
     }
 }
 
-/// The operation's type decides the route; an unparsable document routes as a read (it will
-/// fail validation without touching a database).
-fn route_of(request: &mut async_graphql::Request) -> Route {
+/// What the handler needs to know about a request before running it.
+struct Operation {
+    route: Route,
+    /// Every root field is an introspection field (`__schema`, `__type`, `__typename`).
+    introspection_only: bool,
+}
+
+/// Finds the operation to run: its type decides the route. An unparsable document routes as
+/// a read (it fails validation without touching a database).
+fn inspect(request: &mut async_graphql::Request) -> Operation {
     let name = request.operation_name.clone();
     let Ok(document) = request.parsed_query() else {
-        return Route::Read;
+        return Operation {
+            route: Route::Read,
+            introspection_only: false,
+        };
     };
     let operation = match &document.operations {
         DocumentOperations::Single(op) => Some(op),
@@ -142,9 +182,21 @@ fn route_of(request: &mut async_graphql::Request) -> Route {
             None => None,
         },
     };
-    match operation.map(|op| op.node.ty) {
-        Some(OperationType::Mutation) => Route::Write,
-        _ => Route::Read,
+    let Some(operation) = operation else {
+        return Operation {
+            route: Route::Read,
+            introspection_only: false,
+        };
+    };
+    let introspection_only = operation.node.selection_set.node.items.iter().all(
+        |item| matches!(&item.node, Selection::Field(f) if f.node.name.node.starts_with("__")),
+    );
+    Operation {
+        route: match operation.node.ty {
+            OperationType::Mutation => Route::Write,
+            _ => Route::Read,
+        },
+        introspection_only,
     }
 }
 
