@@ -11,6 +11,7 @@ pub mod graphql;
 pub mod http;
 pub mod permission;
 pub mod role;
+pub mod system;
 pub mod telemetry;
 pub mod user;
 
@@ -57,6 +58,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
     let schema = graphql::build_schema(&config, db.clone(), auth.clone());
     let introspection_schema =
         graphql::build_introspection_schema(&config, db.clone(), auth.clone());
+    db.spawn_monitor();
     let state = AppState {
         config: Arc::new(config),
         db,

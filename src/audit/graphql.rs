@@ -2,13 +2,14 @@
 
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use scoped_futures::ScopedFutureExt;
 
 use super::model::{AuditFilter as Filter, AuditRow, AuditSort};
 use super::repo;
 use crate::auth::principal::{Require, perm};
 use crate::error::AppError;
 use crate::graphql::Limits;
-use crate::graphql::context::conn;
+use crate::graphql::context::read;
 use crate::graphql::list::{self, ListMetadata, date_range, filter_ids, gid, parse_id, utc};
 use crate::graphql::loaders::{load_error, loaders};
 use crate::user::graphql::User;
@@ -128,11 +129,8 @@ impl AuditQuery {
     #[graphql(name = "AuditLog", guard = "Require(perm::AUDIT_READ)")]
     async fn audit_log(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AuditLog>> {
         let id = parse_id("id", &id)?;
-        let mut conn = conn(ctx).await?;
-        Ok(repo::find(&mut conn, id)
-            .await
-            .map_err(AppError::from)?
-            .map(Into::into))
+        let row = read(ctx, |c| repo::find(c, id).scope_boxed()).await?;
+        Ok(row.map(Into::into))
     }
 
     /// A page of the audit log (newest first by default).
@@ -155,10 +153,7 @@ impl AuditQuery {
             None
         });
         let sort = list::sort(sort_field.as_deref(), order, SORTABLE, AuditSort::Id)?;
-        let mut conn = conn(ctx).await?;
-        let rows = repo::list(&mut conn, &filter, sort, page)
-            .await
-            .map_err(AppError::from)?;
+        let rows = read(ctx, |c| repo::list(c, &filter, sort, page).scope_boxed()).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -174,10 +169,7 @@ impl AuditQuery {
         filter: Option<AuditLogFilter>,
     ) -> Result<ListMetadata> {
         let filter = filter.unwrap_or_default().parse()?;
-        let mut conn = conn(ctx).await?;
-        let count = repo::count(&mut conn, &filter)
-            .await
-            .map_err(AppError::from)?;
+        let count = read(ctx, |c| repo::count(c, &filter).scope_boxed()).await?;
         Ok(ListMetadata { count })
     }
 }

@@ -19,7 +19,10 @@ use super::principal::Principal;
 use super::session::AuthState;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
-use crate::graphql::context::{Route, route_conn};
+use scoped_futures::ScopedFutureExt;
+
+use crate::db::Token;
+use crate::graphql::context::{Route, read_on};
 use crate::permission::repo as permission_repo;
 use crate::user::repo as user_repo;
 
@@ -74,20 +77,35 @@ pub fn unauthenticated(message: &str) -> Response {
         .into_response()
 }
 
-/// Loads the principal for verified claims from the request's route: one indexed read of the
-/// user and one of their permission codes.
-pub async fn principal(db: &Database, route: Route, claims: &Claims) -> AppResult<Principal> {
+/// Loads the principal for verified claims the way the request reads (replica, honouring
+/// its consistency token; primary for a mutation): the user by id and their permission codes.
+pub async fn principal(
+    db: &Database,
+    route: Route,
+    token: Option<&Token>,
+    claims: &Claims,
+) -> AppResult<Principal> {
     let revoked = || AppError::Unauthenticated("this token has been revoked; sign in again".into());
     let user_id = claims.user_id().ok_or_else(revoked)?;
-    let (mut conn, _) = route_conn(db, route).await?;
-    let user = user_repo::find(&mut conn, user_id)
-        .await?
-        .ok_or_else(revoked)?;
+    let found = read_on(db, route, token, |c| {
+        async move {
+            let Some(user) = user_repo::find(c, user_id).await? else {
+                return Ok(None);
+            };
+            let permissions = permission_repo::codes_of_user(c, user_id).await?;
+            Ok(Some((user, permissions)))
+        }
+        .scope_boxed()
+    })
+    .await?;
+    let Some((user, permissions)) = found else {
+        outcome("revoked");
+        return Err(revoked());
+    };
     if !user.active || user.token_version != claims.token_version {
         outcome("revoked");
         return Err(revoked());
     }
-    let permissions = permission_repo::codes_of_user(&mut conn, user_id).await?;
     outcome("ok");
     Ok(Principal {
         user_id,

@@ -2,9 +2,14 @@
 //! dispatch over MySQL and SQLite.
 //!
 //! Callers state their intent and [`Database`] owns the policy:
-//! - [`Database::write`] always hands out a primary connection;
+//! - [`Database::write`] always hands out a primary connection, and fails at once while the
+//!   monitor sees the primary down (read-only mode);
 //! - [`Database::read`] hands out a replica connection (round-robin over the replicas in
-//!   rotation), falling back to the primary with a `warn!` and a counter when none can serve.
+//!   rotation), falling back to the primary with a `warn!` and a counter when none can serve;
+//! - [`Database::read_after`] honours a consistency token (see [`gtid`]), and
+//!   [`Database::run_read`] retries a read once elsewhere when its connection breaks or hangs.
+//!
+//! The monitor (`monitor.rs`) keeps replica health, lag and rotation, with hysteresis.
 //!
 //! Repository functions take `&mut DbConn` and return [`diesel::QueryResult`]; their body is
 //! written once inside [`db_run!`] and compiled for each backend. Whoever owns the unit of
@@ -13,134 +18,32 @@
 //! Replica sessions are read-only (set in the pool's connection setup), so a write routed to
 //! the wrong pool fails loudly instead of diverging the replica.
 
+mod conn;
+pub mod gtid;
 pub mod migrate;
+mod monitor;
 mod pool;
 pub mod schema;
 pub mod sql;
 
+mod replica;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use diesel::SqliteConnection;
+use diesel::QueryResult;
 use diesel_async::AsyncMysqlConnection;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, TransactionManager};
+use diesel_async::pooled_connection::deadpool::Pool;
 use scoped_futures::ScopedBoxFuture;
+use secrecy::SecretString;
 
 use crate::config::{DatabaseConfig, DatabaseUrl};
+use crate::db_run;
 
+pub use conn::{DbConn, SqliteConn};
+pub use gtid::Token;
 pub use pool::PoolKind;
-
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
-
-/// Runs `$body` with `$conn` rebound to the concrete connection of whichever backend `$conn`
-/// (a `&mut DbConn`) holds. The body is compiled once per backend.
-#[macro_export]
-macro_rules! db_run {
-    ($conn:ident: $body:block) => {
-        match $conn {
-            $crate::db::DbConn::Mysql(__obj) => {
-                let $conn: &mut ::diesel_async::AsyncMysqlConnection = &mut *__obj;
-                $body
-            }
-            $crate::db::DbConn::Sqlite(__obj) => {
-                let $conn: &mut $crate::db::SqliteConn = &mut *__obj;
-                $body
-            }
-        }
-    };
-}
-
-/// Inserts `$rows` (a `Vec` of value tuples) into `$table` and returns `QueryResult<()>`.
-///
-/// The one place the backends differ in a repository body: MySQL takes a multi-row
-/// `INSERT`, while diesel's SQLite batch insert is not available through the async wrapper,
-/// so SQLite gets one `INSERT` per row (inside the caller's transaction, so still atomic).
-#[macro_export]
-macro_rules! insert_all {
-    ($conn:expr, $table:expr, $rows:expr) => {{
-        use ::diesel_async::RunQueryDsl as _;
-        let rows = $rows;
-        match $conn {
-            _ if rows.is_empty() => Ok(()),
-            $crate::db::DbConn::Mysql(c) => ::diesel::insert_into($table)
-                .values(rows)
-                .execute(&mut **c)
-                .await
-                .map(|_| ()),
-            $crate::db::DbConn::Sqlite(c) => {
-                let mut result = Ok(());
-                for row in rows {
-                    if let Err(e) = ::diesel::insert_into($table)
-                        .values(row)
-                        .execute(&mut **c)
-                        .await
-                    {
-                        result = Err(e);
-                        break;
-                    }
-                }
-                result
-            }
-        }
-    }};
-}
-
-/// A pooled connection to one of the backends.
-pub enum DbConn {
-    Mysql(Object<AsyncMysqlConnection>),
-    Sqlite(Object<SqliteConn>),
-}
-
-impl DbConn {
-    /// Runs `f` inside a transaction: committed when it returns `Ok`, rolled back otherwise.
-    ///
-    /// If the future is dropped half-way the connection stays marked as in a transaction,
-    /// and the pool discards it instead of recycling it.
-    pub async fn transaction<'a, T, E, F>(&'a mut self, f: F) -> Result<T, E>
-    where
-        F: for<'r> FnOnce(&'r mut DbConn) -> ScopedBoxFuture<'a, 'r, Result<T, E>> + Send + 'a,
-        E: From<diesel::result::Error> + Send + 'a,
-        T: Send + 'a,
-    {
-        match self {
-            DbConn::Mysql(c) => begin(&mut **c).await?,
-            DbConn::Sqlite(c) => begin(&mut **c).await?,
-        }
-        let result = f(self).await;
-        let commit = result.is_ok();
-        let end = match self {
-            DbConn::Mysql(c) => finish(&mut **c, commit).await,
-            DbConn::Sqlite(c) => finish(&mut **c, commit).await,
-        };
-        match result {
-            Ok(v) => end.map(|()| v).map_err(E::from),
-            Err(e) => {
-                if let Err(rollback) = end {
-                    tracing::warn!(error = %rollback, "rollback failed; connection will be discarded");
-                }
-                Err(e)
-            }
-        }
-    }
-
-    pub fn is_mysql(&self) -> bool {
-        matches!(self, DbConn::Mysql(_))
-    }
-}
-
-async fn begin<C: AsyncConnection>(conn: &mut C) -> diesel::QueryResult<()> {
-    C::TransactionManager::begin_transaction(conn).await
-}
-
-async fn finish<C: AsyncConnection>(conn: &mut C, commit: bool) -> diesel::QueryResult<()> {
-    if commit {
-        C::TransactionManager::commit_transaction(conn).await
-    } else {
-        C::TransactionManager::rollback_transaction(conn).await
-    }
-}
+pub use replica::{Probe, Replica};
 
 /// Where a connection came from; recorded in metrics and logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,18 +73,22 @@ pub enum DbError {
 }
 
 #[derive(Clone)]
-enum AnyPool {
+pub(crate) enum AnyPool {
     Mysql(Pool<AsyncMysqlConnection>),
     Sqlite(Pool<SqliteConn>),
 }
 
 impl AnyPool {
-    async fn get(&self) -> Result<DbConn, String> {
-        match self {
+    async fn get(&self, name: &str) -> Result<DbConn, String> {
+        let started = std::time::Instant::now();
+        let conn = match self {
             AnyPool::Mysql(p) => p.get().await.map(DbConn::Mysql),
             AnyPool::Sqlite(p) => p.get().await.map(DbConn::Sqlite),
         }
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+        metrics::histogram!("adminql_db_acquire_seconds", "pool" => name.to_owned())
+            .record(started.elapsed().as_secs_f64());
+        conn
     }
 
     fn status(&self) -> deadpool::Status {
@@ -199,23 +106,6 @@ impl AnyPool {
     }
 }
 
-/// One read replica and whether it currently takes reads.
-pub struct Replica {
-    pub name: Arc<str>,
-    pool: AnyPool,
-    in_rotation: AtomicBool,
-}
-
-impl Replica {
-    pub fn in_rotation(&self) -> bool {
-        self.in_rotation.load(Ordering::Relaxed)
-    }
-
-    pub fn set_in_rotation(&self, value: bool) {
-        self.in_rotation.store(value, Ordering::Relaxed);
-    }
-}
-
 /// Occupancy of one pool, for `/ready` and metrics.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct PoolState {
@@ -230,8 +120,12 @@ pub struct PoolState {
 
 struct Inner {
     primary: AnyPool,
+    primary_url: Option<SecretString>,
+    /// Cleared by the monitor when the primary stops answering; writes then fail fast.
+    primary_healthy: AtomicBool,
     replicas: Vec<Replica>,
     next_replica: AtomicUsize,
+    config: DatabaseConfig,
 }
 
 /// The primary pool and the replica set. Cheap to clone.
@@ -240,22 +134,21 @@ pub struct Database {
     inner: Arc<Inner>,
 }
 
+type ReadFn<'a, T> =
+    dyn for<'c> FnMut(&'c mut DbConn) -> ScopedBoxFuture<'a, 'c, QueryResult<T>> + Send + 'a;
+
 impl Database {
     /// Builds the pools. No connection is opened here; use [`Database::check_primary`]
     /// to find out whether the primary answers.
     pub fn new(config: &DatabaseConfig) -> anyhow::Result<Self> {
-        let (primary, replicas) = match &config.primary {
+        let (primary, primary_url, replicas) = match &config.primary {
             DatabaseUrl::Sqlite(path) => {
                 // SQLite allows one writer at a time: one write connection avoids SQLITE_BUSY
                 // on lock upgrades, and a read-only pool serves reads concurrently (WAL).
                 let writer = pool::sqlite(path, config, PoolKind::Primary)?;
                 let readers = pool::sqlite(path, config, PoolKind::Replica)?;
-                let local = Replica {
-                    name: Arc::from("sqlite-readers"),
-                    pool: AnyPool::Sqlite(readers),
-                    in_rotation: AtomicBool::new(true),
-                };
-                (AnyPool::Sqlite(writer), vec![local])
+                let local = Replica::new("sqlite-readers", AnyPool::Sqlite(readers), None);
+                (AnyPool::Sqlite(writer), None, vec![local])
             }
             DatabaseUrl::Mysql(url) => {
                 let primary = AnyPool::Mysql(pool::mysql(url, config, PoolKind::Primary)?);
@@ -264,64 +157,193 @@ impl Database {
                     let DatabaseUrl::Mysql(url) = replica else {
                         anyhow::bail!("replica {i} is not a mysql:// URL");
                     };
-                    replicas.push(Replica {
-                        name: Arc::from(format!("replica-{i}")),
-                        pool: AnyPool::Mysql(pool::mysql(url, config, PoolKind::Replica)?),
-                        in_rotation: AtomicBool::new(true),
-                    });
+                    let pool = AnyPool::Mysql(pool::mysql(url, config, PoolKind::Replica)?);
+                    replicas.push(Replica::new(
+                        &format!("replica-{i}"),
+                        pool,
+                        Some(url.clone()),
+                    ));
                 }
-                (primary, replicas)
+                (primary, Some(url.clone()), replicas)
             }
         };
         Ok(Database {
             inner: Arc::new(Inner {
                 primary,
+                primary_url,
+                primary_healthy: AtomicBool::new(true),
                 replicas,
                 next_replica: AtomicUsize::new(0),
+                config: config.clone(),
             }),
         })
     }
 
-    /// A primary connection, for writes and reads that must be current.
+    /// Starts the replica monitor (MySQL mode); it stops when the runtime does.
+    pub fn spawn_monitor(&self) {
+        if self.inner.primary_url.is_some() {
+            tokio::spawn(monitor::run(self.clone()));
+        }
+    }
+
+    /// A primary connection, for writes and reads that must be current. Fails at once with
+    /// [`DbError::PrimaryUnavailable`] while the monitor sees the primary down.
     pub async fn write(&self) -> Result<(DbConn, Target), DbError> {
+        if !self.primary_healthy() {
+            return Err(DbError::PrimaryUnavailable(
+                "the primary does not answer".into(),
+            ));
+        }
         let conn = self
             .inner
             .primary
-            .get()
+            .get("primary")
             .await
             .map_err(DbError::PrimaryUnavailable)?;
         Ok((conn, Target::Primary))
     }
 
-    /// A connection for reads: a replica in rotation when there is one, else the primary.
+    pub fn primary_healthy(&self) -> bool {
+        self.inner.primary_healthy.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_primary_healthy(&self, healthy: bool, reason: &str) {
+        if self.inner.primary_healthy.swap(healthy, Ordering::Relaxed) != healthy {
+            if healthy {
+                tracing::warn!("primary is back: writes resume");
+            } else {
+                tracing::warn!(%reason, "primary is down: read-only mode");
+            }
+        }
+        metrics::gauge!("adminql_read_only").set(if healthy { 0.0 } else { 1.0 });
+    }
+
+    /// A connection for reads: a replica in rotation (round-robin), else the primary.
     pub async fn read(&self) -> Result<(DbConn, Target), DbError> {
+        self.read_avoiding(None).await
+    }
+
+    /// Like [`Database::read`], skipping the replica named `avoid` (it just failed).
+    async fn read_avoiding(&self, avoid: Option<&str>) -> Result<(DbConn, Target), DbError> {
         let replicas = &self.inner.replicas;
         let start = self.inner.next_replica.fetch_add(1, Ordering::Relaxed);
         for offset in 0..replicas.len() {
             let replica = &replicas[(start + offset) % replicas.len()];
-            if !replica.in_rotation() {
+            if !replica.in_rotation() || avoid == Some(&*replica.name) {
                 continue;
             }
-            match replica.pool.get().await {
+            match replica.pool.get(&replica.name).await {
                 Ok(conn) => {
-                    metrics::counter!("adminql_db_reads_total", "target" => "replica", "reason" => "balanced")
-                        .increment(1);
+                    count_read("replica", "balanced");
                     return Ok((conn, Target::Replica(replica.name.clone())));
                 }
-                Err(error) => {
-                    tracing::warn!(replica = %replica.name, %error, "replica connection failed; trying the next one");
-                }
+                Err(error) => replica.suspend(&format!("no connection: {error}")),
             }
         }
         if !replicas.is_empty() {
-            tracing::warn!("no replica could serve a read; using the primary");
+            tracing::warn!("no replica can serve this read; using the primary");
             metrics::counter!("adminql_db_fallback_total", "reason" => "no_replica").increment(1);
         }
-        metrics::counter!("adminql_db_reads_total", "target" => "primary", "reason" => "fallback")
-            .increment(1);
-        match self.inner.primary.get().await {
+        count_read(
+            "primary",
+            if replicas.is_empty() {
+                "no_replicas"
+            } else {
+                "fallback"
+            },
+        );
+        match self.inner.primary.get("primary").await {
             Ok(conn) => Ok((conn, Target::Primary)),
             Err(e) => Err(DbError::ReadUnavailable(e)),
+        }
+    }
+
+    /// A read connection that has seen the write `token` names: a replica that applies it
+    /// within `REPLICA_GTID_WAIT`, else the primary.
+    pub async fn read_after(&self, token: Option<&Token>) -> Result<(DbConn, Target), DbError> {
+        let Some(token) =
+            token.filter(|_| self.inner.primary_url.is_some() && !self.inner.replicas.is_empty())
+        else {
+            return self.read().await;
+        };
+        let (mut conn, target) = self.read().await?;
+        if target == Target::Primary {
+            return Ok((conn, target));
+        }
+        let caught_up = match &mut conn {
+            DbConn::Mysql(c) => gtid::wait_for(c, token, self.inner.config.replica_gtid_wait).await,
+            DbConn::Sqlite(_) => Ok(true),
+        };
+        match caught_up {
+            Ok(true) => Ok((conn, target)),
+            Ok(false) => {
+                metrics::counter!("adminql_db_fallback_total", "reason" => "lagging").increment(1);
+                count_read("primary", "consistency");
+                let conn = self
+                    .inner
+                    .primary
+                    .get("primary")
+                    .await
+                    .map_err(DbError::ReadUnavailable)?;
+                Ok((conn, Target::Primary))
+            }
+            Err(error) => {
+                self.suspend(&target, &format!("GTID wait failed: {error}"));
+                conn.discard();
+                count_read("primary", "consistency");
+                let conn = self
+                    .inner
+                    .primary
+                    .get("primary")
+                    .await
+                    .map_err(DbError::ReadUnavailable)?;
+                Ok((conn, Target::Primary))
+            }
+        }
+    }
+
+    /// Runs a read. If the connection breaks or hangs mid-read, the connection is discarded,
+    /// its replica leaves rotation, and the read is retried once on another replica or the
+    /// primary.
+    pub async fn run_read<'a, T: Send + 'a>(
+        &self,
+        token: Option<&Token>,
+        read: &mut ReadFn<'a, T>,
+    ) -> Result<T, DbError> {
+        let limit = self.inner.config.statement_timeout;
+        let (mut conn, target) = self.read_after(token).await?;
+        let failure = match tokio::time::timeout(limit, read(&mut conn)).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(error)) if !is_connection_error(&error) || ping_ok(&mut conn).await => {
+                return Err(error.into());
+            }
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {}", humantime::format_duration(limit)),
+        };
+        conn.discard();
+        tracing::warn!(target = target.label(), %failure, "read failed; retrying once elsewhere");
+        metrics::counter!("adminql_db_fallback_total", "reason" => "read_failed").increment(1);
+        let (mut conn, _) = match &target {
+            Target::Replica(name) => {
+                self.suspend(&target, &failure);
+                self.read_avoiding(Some(name)).await?
+            }
+            Target::Primary => self.read().await?,
+        };
+        match tokio::time::timeout(limit, read(&mut conn)).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(DbError::ReadUnavailable(format!(
+                "no answer within {}",
+                humantime::format_duration(limit)
+            ))),
+        }
+    }
+
+    fn suspend(&self, target: &Target, reason: &str) {
+        if let Target::Replica(name) = target
+            && let Some(replica) = self.inner.replicas.iter().find(|r| r.name == *name)
+        {
+            replica.suspend(reason);
         }
     }
 
@@ -330,18 +352,20 @@ impl Database {
         &self.inner.replicas
     }
 
+    pub(crate) fn config(&self) -> &DatabaseConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn primary_url(&self) -> Option<&SecretString> {
+        self.inner.primary_url.as_ref()
+    }
+
     /// Opens a primary connection and runs a trivial statement.
     pub async fn check_primary(&self) -> Result<(), DbError> {
         let (mut conn, _) = self.write().await?;
         ping(&mut conn)
             .await
             .map_err(|e| DbError::PrimaryUnavailable(e.to_string()))
-    }
-
-    /// Whether a replica (or, failing that, the primary) can serve a read right now.
-    pub async fn check_replica(&self, replica: &Replica) -> Result<(), String> {
-        let mut conn = replica.pool.get().await?;
-        ping(&mut conn).await.map_err(|e| e.to_string())
     }
 
     /// Occupancy of every pool.
@@ -358,11 +382,29 @@ impl Database {
                 in_rotation,
             }
         };
-        let mut out = vec![state("primary", "primary", &self.inner.primary, true)];
+        let mut out = vec![state(
+            "primary",
+            "primary",
+            &self.inner.primary,
+            self.primary_healthy(),
+        )];
         for r in &self.inner.replicas {
             out.push(state(&r.name, "replica", &r.pool, r.in_rotation()));
         }
         out
+    }
+
+    /// Publishes pool occupancy gauges (called when `/metrics` is scraped).
+    pub fn publish_pool_metrics(&self) {
+        for p in self.pool_states() {
+            let in_use = p.size.saturating_sub(p.available);
+            metrics::gauge!("adminql_db_pool_connections", "pool" => p.name.clone())
+                .set(p.size as f64);
+            metrics::gauge!("adminql_db_pool_in_use", "pool" => p.name.clone()).set(in_use as f64);
+            metrics::gauge!("adminql_db_pool_waiting", "pool" => p.name.clone())
+                .set(p.waiting as f64);
+            metrics::gauge!("adminql_db_pool_max", "pool" => p.name).set(p.max_size as f64);
+        }
     }
 
     /// Closes every pool; later requests for a connection fail at once.
@@ -372,6 +414,32 @@ impl Database {
             r.pool.close();
         }
     }
+}
+
+fn count_read(target: &'static str, reason: &'static str) {
+    metrics::counter!("adminql_db_reads_total", "target" => target, "reason" => reason)
+        .increment(1);
+}
+
+/// Errors that may mean the connection itself broke (diesel-async reports I/O failures as
+/// `Unknown` database errors); confirmed by a ping before a read is retried.
+fn is_connection_error(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown
+                | diesel::result::DatabaseErrorKind::ClosedConnection
+                | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+            _
+        )
+    )
+}
+
+async fn ping_ok(conn: &mut DbConn) -> bool {
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), ping(conn)).await,
+        Ok(Ok(()))
+    )
 }
 
 /// `SELECT 1` on a connection.

@@ -74,7 +74,7 @@ async fn setup_mysql_session(
         .get_result(conn)
         .await?;
     // MariaDB takes seconds for every statement; MySQL takes milliseconds and caps SELECTs only.
-    let timeout = if version.contains("MariaDB") {
+    let timeout = if super::gtid::detect_flavor(&version) == super::gtid::Flavor::MariaDb {
         format!(
             "SET SESSION max_statement_time = {}",
             statement_timeout.as_secs_f64()

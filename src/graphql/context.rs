@@ -2,8 +2,10 @@
 //! get a database connection.
 
 use async_graphql::Context;
+use diesel::QueryResult;
+use scoped_futures::ScopedBoxFuture;
 
-use crate::db::{Database, DbConn, Target};
+use crate::db::{Database, DbConn, DbError, Token};
 use crate::error::AppResult;
 
 /// Which pool a request uses; decided once per request from its operation type.
@@ -21,23 +23,45 @@ pub struct RequestContext {
     pub request_id: String,
     pub route: Route,
     pub client_ip: Option<String>,
+    /// The client's last write (`X-Consistency-Token` or the `adminql_ct` cookie).
+    pub consistency: Option<Token>,
 }
 
-/// A connection for this request's route.
+/// A primary connection, for mutations (which own their transaction).
 pub async fn conn(ctx: &Context<'_>) -> AppResult<DbConn> {
-    let db = ctx.data_unchecked::<Database>();
-    let route = ctx.data_unchecked::<RequestContext>().route;
-    Ok(route_conn(db, route).await?.0)
+    Ok(ctx.data_unchecked::<Database>().write().await?.0)
 }
 
-/// A connection for `route`, with the target it came from.
-pub async fn route_conn(
+/// Runs a read for this request: on a replica that honours the request's consistency token,
+/// retried once elsewhere if the connection fails (see [`Database::run_read`]); on the
+/// primary inside a mutation.
+pub async fn read<'a, T, F>(ctx: &Context<'_>, f: F) -> AppResult<T>
+where
+    T: Send + 'a,
+    F: for<'c> FnMut(&'c mut DbConn) -> ScopedBoxFuture<'a, 'c, QueryResult<T>> + Send + 'a,
+{
+    let db = ctx.data_unchecked::<Database>();
+    let request = ctx.data_unchecked::<RequestContext>();
+    Ok(read_on(db, request.route, request.consistency.as_ref(), f).await?)
+}
+
+/// [`read`] without a GraphQL context (DataLoaders, the auth check).
+pub async fn read_on<'a, T, F>(
     db: &Database,
     route: Route,
-) -> Result<(DbConn, Target), crate::db::DbError> {
+    token: Option<&Token>,
+    mut f: F,
+) -> Result<T, DbError>
+where
+    T: Send + 'a,
+    F: for<'c> FnMut(&'c mut DbConn) -> ScopedBoxFuture<'a, 'c, QueryResult<T>> + Send + 'a,
+{
     match route {
-        Route::Read => db.read().await,
-        Route::Write => db.write().await,
+        Route::Read => db.run_read(token, &mut f).await,
+        Route::Write => {
+            let (mut conn, _) = db.write().await?;
+            Ok(f(&mut conn).await?)
+        }
     }
 }
 

@@ -7,8 +7,11 @@ use std::sync::Arc;
 use async_graphql::Context;
 use async_graphql::dataloader::DataLoader;
 
-use super::context::{Route, route_conn};
-use crate::db::{Database, DbConn};
+use diesel::QueryResult;
+use scoped_futures::ScopedBoxFuture;
+
+use super::context::{Route, read_on};
+use crate::db::{Database, DbConn, Token};
 use crate::error::{AppError, AppResult};
 use crate::permission::loader::{PermissionsByRole, PermissionsByUser};
 use crate::role::loader::RolesByUser;
@@ -19,16 +22,21 @@ use crate::user::loader::{UserById, UsersByRole};
 pub struct LoaderDb {
     db: Database,
     route: Route,
+    token: Option<Token>,
 }
 
 /// A loader failure; the cause is logged where it happens.
 pub type LoadError = Arc<str>;
 
 impl LoaderDb {
-    pub async fn conn(&self) -> Result<DbConn, LoadError> {
-        route_conn(&self.db, self.route)
+    /// Runs one batch query the way the request reads (see [`read_on`]).
+    pub async fn read<'a, T, F>(&self, f: F) -> Result<T, LoadError>
+    where
+        T: Send + 'a,
+        F: for<'c> FnMut(&'c mut DbConn) -> ScopedBoxFuture<'a, 'c, QueryResult<T>> + Send + 'a,
+    {
+        read_on(&self.db, self.route, self.token.as_ref(), f)
             .await
-            .map(|(conn, _)| conn)
             .map_err(|e| fail(&e))
     }
 }
@@ -57,10 +65,11 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &Database, route: Route) -> Self {
+    pub fn new(db: &Database, route: Route, token: Option<Token>) -> Self {
         let at = LoaderDb {
             db: db.clone(),
             route,
+            token,
         };
         Loaders {
             user_by_id: DataLoader::new(UserById(at.clone()), tokio::spawn),

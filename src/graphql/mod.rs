@@ -16,10 +16,17 @@ use crate::config::Config;
 use crate::db::Database;
 use crate::permission::graphql::PermissionQuery;
 use crate::role::graphql::{RoleMutation, RoleQuery};
+use crate::system::graphql::SystemQuery;
 use crate::user::graphql::{UserMutation, UserQuery};
 
 #[derive(MergedObject, Default)]
-pub struct Query(UserQuery, RoleQuery, PermissionQuery, AuditQuery);
+pub struct Query(
+    UserQuery,
+    RoleQuery,
+    PermissionQuery,
+    AuditQuery,
+    SystemQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(AuthMutation, UserMutation, RoleMutation);

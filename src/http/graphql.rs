@@ -12,13 +12,15 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::REQUEST_ID;
 use crate::AppState;
 use crate::auth::middleware::{Credentials, principal, unauthenticated};
 use crate::auth::principal::Auth;
+use crate::db::Token;
+use crate::db::gtid::track_commits;
 use crate::error::AppError;
 use crate::graphql::context::{RequestContext, Route};
 use crate::graphql::loaders::Loaders;
@@ -85,6 +87,10 @@ async fn execute(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let consistency = match consistency_token(&headers) {
+        Ok(token) => token,
+        Err(message) => return bad_request(&message, "X-Consistency-Token", &request_id),
+    };
     let context = RequestContext {
         request_id: request_id.clone(),
         route,
@@ -93,31 +99,35 @@ async fn execute(
             peer,
             state.config.http.trust_forwarded_for,
         )),
+        consistency: consistency.clone(),
     };
     let auth = match credentials {
         Credentials::None => Auth::Anonymous,
-        Credentials::Token(claims) => match principal(&state.db, route, &claims).await {
-            Ok(principal) => Auth::User(Arc::new(principal)),
-            Err(AppError::Unauthenticated(message)) => return unauthenticated(&message),
-            Err(error) => {
-                let error = async_graphql::ErrorExtensions::extend(&error);
-                let mut response = async_graphql::Response::from_errors(vec![
-                    error.into_server_error(Default::default()),
-                ]);
-                tag_errors(&mut response, &request_id);
-                return GraphQLResponse::from(response).into_response();
+        Credentials::Token(claims) => {
+            match principal(&state.db, route, consistency.as_ref(), &claims).await {
+                Ok(principal) => Auth::User(Arc::new(principal)),
+                Err(AppError::Unauthenticated(message)) => return unauthenticated(&message),
+                Err(error) => {
+                    let error = async_graphql::ErrorExtensions::extend(&error);
+                    let mut response = async_graphql::Response::from_errors(vec![
+                        error.into_server_error(Default::default()),
+                    ]);
+                    tag_errors(&mut response, &request_id);
+                    return GraphQLResponse::from(response).into_response();
+                }
             }
-        },
+        }
     };
     // Introspection is for signed-in users holding any permission (react-admin and GraphiQL
     // need it), and for everyone when GRAPHQL_PUBLIC_INTROSPECTION is on.
     let may_introspect = state.config.public_introspection()
         || auth.principal().is_some_and(|p| !p.permissions.is_empty());
     let anonymous = auth.principal().is_none();
-    let mut request = request
-        .data(context)
-        .data(auth)
-        .data(Loaders::new(&state.db, route));
+    let mut request =
+        request
+            .data(context)
+            .data(auth)
+            .data(Loaders::new(&state.db, route, consistency));
     if !may_introspect {
         request = request.disable_introspection();
     }
@@ -128,12 +138,73 @@ async fn execute(
     } else {
         &state.schema
     };
-    let mut response = schema.execute(request).await;
+    let (mut response, committed) = match route {
+        // A mutation's last commit becomes the client's consistency token.
+        Route::Write => track_commits(schema.execute(request)).await,
+        Route::Read => (schema.execute(request).await, None),
+    };
     if anonymous && !may_introspect {
         hide_suggestions(&mut response);
     }
     tag_errors(&mut response, &request_id);
-    GraphQLResponse::from(response).into_response()
+    let Some(gtid) = committed else {
+        return GraphQLResponse::from(response).into_response();
+    };
+    response.extensions.insert(
+        "consistencyToken".into(),
+        async_graphql::Value::from(gtid.as_str()),
+    );
+    let mut http = GraphQLResponse::from(response).into_response();
+    if let Ok(token) = Token::parse(&gtid) {
+        let headers = http.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(token.as_str()) {
+            headers.insert(CONSISTENCY_HEADER, value);
+        }
+        let cookie = format!(
+            "{CONSISTENCY_COOKIE}={}; Max-Age={CONSISTENCY_COOKIE_SECONDS}; Path=/; HttpOnly; SameSite=Strict",
+            token.cookie_value()
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+    http
+}
+
+pub const CONSISTENCY_HEADER: &str = "x-consistency-token";
+const CONSISTENCY_COOKIE: &str = "adminql_ct";
+/// Long enough to cover any replica lag we tolerate (`REPLICA_MAX_LAG`), short enough not to
+/// pin a browser to the primary.
+const CONSISTENCY_COOKIE_SECONDS: u32 = 60;
+
+/// The request's consistency token: the header wins over the cookie. Malformed is an error.
+fn consistency_token(headers: &HeaderMap) -> Result<Option<Token>, String> {
+    if let Some(value) = headers.get(CONSISTENCY_HEADER) {
+        let raw = value
+            .to_str()
+            .map_err(|_| "X-Consistency-Token is not text".to_owned())?;
+        return Token::parse(raw).map(Some);
+    }
+    for cookies in headers.get_all(header::COOKIE) {
+        let Ok(cookies) = cookies.to_str() else {
+            continue;
+        };
+        for pair in cookies.split(';') {
+            if let Some((name, value)) = pair.trim().split_once('=')
+                && name == CONSISTENCY_COOKIE
+            {
+                return Token::from_cookie(value).map(Some);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A request refused before execution: 400 with a GraphQL error body.
+fn bad_request(message: &str, field: &str, request_id: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": {
+        "code": "BAD_USER_INPUT", "field": field, "requestId": request_id } }] });
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
 /// Drops "Did you mean ...?" hints, which would let anonymous clients map the schema.

@@ -3,10 +3,12 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::AppState;
 
 /// The recorder is global to the process (tests build many apps in one process).
 pub fn handle() -> &'static PrometheusHandle {
@@ -28,7 +30,8 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-pub async fn render() -> impl IntoResponse {
+pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    state.db.publish_pool_metrics();
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -1,13 +1,14 @@
 //! `Permission`, `allPermissions`, `_allPermissionsMeta`.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use scoped_futures::ScopedFutureExt;
 
 use super::model::{PermissionFilter as Filter, PermissionRow, PermissionSort};
 use super::repo;
 use crate::auth::principal::{Require, perm};
 use crate::error::AppError;
 use crate::graphql::Limits;
-use crate::graphql::context::conn;
+use crate::graphql::context::read;
 use crate::graphql::list::{self, ListMetadata};
 
 /// A permission code such as `user:read`, granted to users through roles.
@@ -70,11 +71,8 @@ impl PermissionQuery {
     #[graphql(name = "Permission", guard = "Require(perm::PERMISSION_READ)")]
     async fn permission(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Permission>> {
         let id = list::parse_id("id", &id)?;
-        let mut conn = conn(ctx).await?;
-        Ok(repo::find(&mut conn, id)
-            .await
-            .map_err(AppError::from)?
-            .map(Into::into))
+        let row = read(ctx, |c| repo::find(c, id).scope_boxed()).await?;
+        Ok(row.map(Into::into))
     }
 
     /// A page of the permission catalogue.
@@ -97,10 +95,7 @@ impl PermissionQuery {
             SORTABLE,
             PermissionSort::Id,
         )?;
-        let mut conn = conn(ctx).await?;
-        let rows = repo::list(&mut conn, &filter, sort, page)
-            .await
-            .map_err(AppError::from)?;
+        let rows = read(ctx, |c| repo::list(c, &filter, sort, page).scope_boxed()).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -116,10 +111,7 @@ impl PermissionQuery {
         filter: Option<PermissionFilter>,
     ) -> Result<ListMetadata> {
         let filter = filter.unwrap_or_default().parse()?;
-        let mut conn = conn(ctx).await?;
-        let count = repo::count(&mut conn, &filter)
-            .await
-            .map_err(AppError::from)?;
+        let count = read(ctx, |c| repo::count(c, &filter).scope_boxed()).await?;
         Ok(ListMetadata { count })
     }
 }

@@ -2,6 +2,8 @@
 
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use scoped_futures::ScopedFutureExt;
 
 use super::model::{RoleFilter as Filter, RoleRow, RoleSort};
 use super::repo;
@@ -10,7 +12,7 @@ use crate::auth::principal::{Require, perm};
 use crate::db::DbConn;
 use crate::error::AppError;
 use crate::graphql::Limits;
-use crate::graphql::context::{actor, conn};
+use crate::graphql::context::{actor, conn, read};
 use crate::graphql::list::{self, ListMetadata, date_range, filter_ids, gid, parse_id, utc};
 use crate::graphql::loaders::{group, load_error, loaders};
 use crate::permission::graphql::Permission;
@@ -117,7 +119,7 @@ async fn page_of_roles(
     ctx: &Context<'_>,
     conn: &mut DbConn,
     rows: Vec<RoleRow>,
-) -> Result<Vec<Role>, AppError> {
+) -> QueryResult<Vec<Role>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let look = ctx.look_ahead();
     let mut permissions =
@@ -223,11 +225,8 @@ impl RoleQuery {
     #[graphql(name = "Role", guard = "Require(perm::ROLE_READ)")]
     async fn role(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Role>> {
         let id = parse_id("id", &id)?;
-        let mut conn = conn(ctx).await?;
-        Ok(repo::find(&mut conn, id)
-            .await
-            .map_err(AppError::from)?
-            .map(Into::into))
+        let row = read(ctx, |c| repo::find(c, id).scope_boxed()).await?;
+        Ok(row.map(Into::into))
     }
 
     /// A page of roles.
@@ -250,11 +249,16 @@ impl RoleQuery {
             SORTABLE,
             RoleSort::Id,
         )?;
-        let mut conn = conn(ctx).await?;
-        let rows = repo::list(&mut conn, &filter, sort, page)
-            .await
-            .map_err(AppError::from)?;
-        Ok(page_of_roles(ctx, &mut conn, rows).await?)
+        let filter = &filter;
+        let rows = read(ctx, |c| {
+            async move {
+                let rows = repo::list(c, filter, sort, page).await?;
+                page_of_roles(ctx, c, rows).await
+            }
+            .scope_boxed()
+        })
+        .await?;
+        Ok(rows)
     }
 
     /// How many roles match (ignoring pagination).
@@ -269,10 +273,7 @@ impl RoleQuery {
         filter: Option<RoleFilter>,
     ) -> Result<ListMetadata> {
         let filter = filter.unwrap_or_default().parse()?;
-        let mut conn = conn(ctx).await?;
-        let count = repo::count(&mut conn, &filter)
-            .await
-            .map_err(AppError::from)?;
+        let count = read(ctx, |c| repo::count(c, &filter).scope_boxed()).await?;
         Ok(ListMetadata { count })
     }
 }

@@ -6,7 +6,9 @@ use async_graphql::dataloader::Loader;
 
 use super::model::RoleRow;
 use super::repo;
-use crate::graphql::loaders::{LoadError, LoaderDb, fail, group};
+use scoped_futures::ScopedFutureExt;
+
+use crate::graphql::loaders::{LoadError, LoaderDb, group};
 
 pub struct RolesByUser(pub LoaderDb);
 
@@ -18,10 +20,10 @@ impl Loader<i64> for RolesByUser {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut conn = self.0.conn().await?;
-        let rows = repo::by_users(&mut conn, keys)
-            .await
-            .map_err(|e| fail(&e))?;
+        let rows = self
+            .0
+            .read(|c| repo::by_users(c, keys).scope_boxed())
+            .await?;
         Ok(group(keys, rows))
     }
 }

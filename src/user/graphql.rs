@@ -2,6 +2,8 @@
 
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use scoped_futures::ScopedFutureExt;
 
 use super::model::{UserFilter as Filter, UserRow, UserSort};
 use super::repo;
@@ -10,7 +12,7 @@ use crate::auth::principal::{Require, SignedIn, perm, principal};
 use crate::db::DbConn;
 use crate::error::AppError;
 use crate::graphql::Limits;
-use crate::graphql::context::{actor, conn};
+use crate::graphql::context::{actor, conn, read};
 use crate::graphql::list::{self, ListMetadata, date_range, filter_ids, gid, parse_id, utc};
 use crate::graphql::loaders::{group, load_error, loaders};
 use crate::permission::graphql::Permission;
@@ -123,7 +125,7 @@ async fn page_of_users(
     ctx: &Context<'_>,
     conn: &mut DbConn,
     rows: Vec<UserRow>,
-) -> Result<Vec<User>, AppError> {
+) -> QueryResult<Vec<User>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let look = ctx.look_ahead();
     let mut roles = if look.field("roles").exists() || look.field("rolesIds").exists() {
@@ -236,11 +238,8 @@ impl UserQuery {
     #[graphql(name = "User", guard = "Require(perm::USER_READ)")]
     async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
         let id = parse_id("id", &id)?;
-        let mut conn = conn(ctx).await?;
-        Ok(repo::find(&mut conn, id)
-            .await
-            .map_err(AppError::from)?
-            .map(Into::into))
+        let row = read(ctx, |c| repo::find(c, id).scope_boxed()).await?;
+        Ok(row.map(Into::into))
     }
 
     /// A page of users.
@@ -263,11 +262,16 @@ impl UserQuery {
             SORTABLE,
             UserSort::Id,
         )?;
-        let mut conn = conn(ctx).await?;
-        let rows = repo::list(&mut conn, &filter, sort, page)
-            .await
-            .map_err(AppError::from)?;
-        Ok(page_of_users(ctx, &mut conn, rows).await?)
+        let filter = &filter;
+        let rows = read(ctx, |c| {
+            async move {
+                let rows = repo::list(c, filter, sort, page).await?;
+                page_of_users(ctx, c, rows).await
+            }
+            .scope_boxed()
+        })
+        .await?;
+        Ok(rows)
     }
 
     /// How many users match (ignoring pagination).
@@ -282,10 +286,7 @@ impl UserQuery {
         filter: Option<UserFilter>,
     ) -> Result<ListMetadata> {
         let filter = filter.unwrap_or_default().parse()?;
-        let mut conn = conn(ctx).await?;
-        let count = repo::count(&mut conn, &filter)
-            .await
-            .map_err(AppError::from)?;
+        let count = read(ctx, |c| repo::count(c, &filter).scope_boxed()).await?;
         Ok(ListMetadata { count })
     }
 
@@ -293,11 +294,8 @@ impl UserQuery {
     #[graphql(guard = "SignedIn")]
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let id = principal(ctx)?.user_id;
-        let mut conn = conn(ctx).await?;
-        Ok(repo::find(&mut conn, id)
-            .await
-            .map_err(AppError::from)?
-            .map(Into::into))
+        let row = read(ctx, |c| repo::find(c, id).scope_boxed()).await?;
+        Ok(row.map(Into::into))
     }
 }
 

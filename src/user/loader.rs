@@ -6,7 +6,9 @@ use async_graphql::dataloader::Loader;
 
 use super::model::UserRow;
 use super::repo;
-use crate::graphql::loaders::{LoadError, LoaderDb, fail, group};
+use scoped_futures::ScopedFutureExt;
+
+use crate::graphql::loaders::{LoadError, LoaderDb, group};
 
 pub struct UserById(pub LoaderDb);
 
@@ -18,8 +20,7 @@ impl Loader<i64> for UserById {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut conn = self.0.conn().await?;
-        let rows = repo::by_ids(&mut conn, keys).await.map_err(|e| fail(&e))?;
+        let rows = self.0.read(|c| repo::by_ids(c, keys).scope_boxed()).await?;
         Ok(rows.into_iter().map(|u| (u.id, u)).collect())
     }
 }
@@ -34,10 +35,10 @@ impl Loader<i64> for UsersByRole {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut conn = self.0.conn().await?;
-        let rows = repo::by_roles(&mut conn, keys)
-            .await
-            .map_err(|e| fail(&e))?;
+        let rows = self
+            .0
+            .read(|c| repo::by_roles(c, keys).scope_boxed())
+            .await?;
         Ok(group(keys, rows))
     }
 }

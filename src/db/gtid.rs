@@ -1,0 +1,214 @@
+//! Read-your-writes across pods with consistency tokens.
+//!
+//! After a mutation commits, the GTID of its last commit (MariaDB `@@last_gtid`; MySQL 8
+//! `@@global.gtid_executed`, a superset) is captured on the same connection and handed to the
+//! client as a token. A later read carrying the token goes to a replica that has applied it
+//! (`MASTER_GTID_WAIT` / `WAIT_FOR_EXECUTED_GTID_SET`, bounded by `REPLICA_GTID_WAIT`), or
+//! else to the primary. Tokens are validated before use and only ever bound as parameters.
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use diesel::sql_types::{Double, Nullable, Text};
+use diesel_async::{AsyncMysqlConnection, RunQueryDsl};
+
+use super::DbConn;
+
+/// Which MySQL-protocol server we talk to; GTIDs and their functions differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    MariaDb,
+    Mysql,
+}
+
+static FLAVOR: OnceLock<Flavor> = OnceLock::new();
+
+/// Records the server flavor from `SELECT VERSION()` (first connection wins).
+pub fn detect_flavor(version: &str) -> Flavor {
+    *FLAVOR.get_or_init(|| {
+        if version.contains("MariaDB") {
+            Flavor::MariaDb
+        } else {
+            Flavor::Mysql
+        }
+    })
+}
+
+pub fn flavor() -> Flavor {
+    FLAVOR.get().copied().unwrap_or(Flavor::MariaDb)
+}
+
+tokio::task_local! {
+    static LAST_COMMIT: RefCell<Option<String>>;
+}
+
+/// Runs `work` while recording the GTID of every commit it makes; returns the last one.
+pub async fn track_commits<F: Future>(work: F) -> (F::Output, Option<String>) {
+    LAST_COMMIT
+        .scope(RefCell::new(None), async move {
+            let output = work.await;
+            let gtid = LAST_COMMIT.with(|c| c.borrow().clone());
+            (output, gtid)
+        })
+        .await
+}
+
+/// Called after a successful commit: captures its GTID when a request is tracking commits.
+pub(super) async fn record_commit(conn: &mut DbConn) {
+    if LAST_COMMIT.try_with(|_| ()).is_err() {
+        return;
+    }
+    let DbConn::Mysql(c) = conn else {
+        return;
+    };
+    let sql = match flavor() {
+        Flavor::MariaDb => "@@last_gtid",
+        Flavor::Mysql => "@@global.gtid_executed",
+    };
+    let result: diesel::QueryResult<Option<String>> =
+        diesel::select(diesel::dsl::sql::<Nullable<Text>>(sql))
+            .get_result(&mut **c)
+            .await;
+    match result {
+        Ok(Some(gtid)) if !gtid.is_empty() => {
+            LAST_COMMIT.with(|slot| *slot.borrow_mut() = Some(gtid));
+        }
+        // Nothing was binlogged (binary log off): there is nothing to wait for.
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "could not read the commit's GTID"),
+    }
+}
+
+/// A validated consistency token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token(String);
+
+/// Longest token accepted (a GTID set per replication domain / server UUID).
+const MAX_LEN: usize = 4096;
+
+impl Token {
+    /// Accepts a MariaDB GTID list (`0-1-123,1-2-7`) or a MySQL GTID set
+    /// (`3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5:7`), comma-separated.
+    pub fn parse(raw: &str) -> Result<Token, String> {
+        let raw = raw.trim();
+        let valid = !raw.is_empty()
+            && raw.len() <= MAX_LEN
+            && raw
+                .split(',')
+                .all(|part| mariadb_gtid(part.trim()) || mysql_gtid(part.trim()));
+        if valid {
+            Ok(Token(raw.replace(' ', "")))
+        } else {
+            Err("X-Consistency-Token is not a GTID position (e.g. 0-1-123) or GTID set".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The token as a cookie value (cookie values may not contain commas).
+    pub fn cookie_value(&self) -> String {
+        self.0.replace(',', "/")
+    }
+
+    pub fn from_cookie(raw: &str) -> Result<Token, String> {
+        Token::parse(&raw.replace('/', ","))
+    }
+}
+
+fn digits(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn mariadb_gtid(part: &str) -> bool {
+    let pieces: Vec<&str> = part.split('-').collect();
+    pieces.len() == 3 && digits(pieces[0], 10) && digits(pieces[1], 10) && digits(pieces[2], 20)
+}
+
+fn mysql_gtid(part: &str) -> bool {
+    let mut pieces = part.split(':');
+    let uuid = pieces.next().unwrap_or_default();
+    let uuid_ok = uuid.len() == 36
+        && uuid.bytes().enumerate().all(|(i, b)| {
+            if [8, 13, 18, 23].contains(&i) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        });
+    let mut intervals = 0;
+    let intervals_ok = pieces.all(|interval| {
+        intervals += 1;
+        match interval.split_once('-') {
+            Some((a, b)) => digits(a, 20) && digits(b, 20),
+            None => digits(interval, 20),
+        }
+    });
+    uuid_ok && intervals_ok && intervals > 0
+}
+
+/// Waits up to `wait` for this replica connection to have applied `token`.
+pub async fn wait_for(
+    conn: &mut AsyncMysqlConnection,
+    token: &Token,
+    wait: Duration,
+) -> diesel::QueryResult<bool> {
+    let (function, done) = match flavor() {
+        // 0: reached; -1: timed out.
+        Flavor::MariaDb => ("MASTER_GTID_WAIT", 0),
+        // 0: reached; 1: timed out.
+        Flavor::Mysql => ("WAIT_FOR_EXECUTED_GTID_SET", 0),
+    };
+    let result: Option<i64> = diesel::select(
+        diesel::dsl::sql::<Nullable<diesel::sql_types::BigInt>>(&format!("{function}("))
+            .bind::<Text, _>(token.as_str())
+            .sql(", ")
+            .bind::<Double, _>(wait.as_secs_f64())
+            .sql(")"),
+    )
+    .get_result(conn)
+    .await?;
+    Ok(result == Some(done))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_gtids() {
+        for ok in [
+            "0-1-123",
+            "0-1-123,1-2-7",
+            "3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5",
+            "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7-9,4e11fa47-71ca-11e1-9e33-c80aa9429562:3",
+        ] {
+            assert!(Token::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_anything_else() {
+        for bad in [
+            "",
+            "0-1",
+            "0-1-x",
+            "0-1-1; DROP TABLE users",
+            "0-1-1' OR '1'='1",
+            "3E11FA47-71CA-11E1-9E33-C80AA9429562",
+            "not-a-token",
+        ] {
+            assert!(Token::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Token::parse(&"0-1-1,".repeat(1000)).is_err());
+    }
+
+    #[test]
+    fn cookie_round_trip() {
+        let token = Token::parse("0-1-5,1-2-9").unwrap();
+        assert_eq!(token.cookie_value(), "0-1-5/1-2-9");
+        assert_eq!(Token::from_cookie(&token.cookie_value()).unwrap(), token);
+    }
+}

@@ -1,0 +1,149 @@
+//! The replica monitor: a background task that, every `REPLICA_CHECK_INTERVAL`,
+//! - writes the heartbeat row on the primary (pt-heartbeat style), which also tells whether
+//!   the primary answers (writes fail fast with `READ_ONLY_MODE` while it does not);
+//! - probes each replica on a connection of its own: reachable, and its lag, measured as the
+//!   age of its copy of the heartbeat row. A stopped SQL or I/O thread shows up as a lag that
+//!   keeps growing; a replica with no heartbeat yet counts as healthy only while replication
+//!   runs.
+//!
+//! A replica over `REPLICA_MAX_LAG` or unreachable leaves rotation at once and returns after
+//! [`super::replica::PROBES_TO_RETURN`] healthy probes in a row. Every transition is logged
+//! once at `warn`.
+
+use std::time::Duration;
+
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel_async::{AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection};
+use secrecy::ExposeSecret;
+
+use super::gtid::{Flavor, flavor};
+use super::pool::connect_mysql;
+use super::{Database, Probe};
+
+pub(super) async fn run(db: Database) {
+    let config = db.config().clone();
+    let limit = config.connect_timeout.max(Duration::from_secs(1));
+    let mut primary: Option<AsyncMysqlConnection> = None;
+    let mut replicas: Vec<Option<AsyncMysqlConnection>> =
+        db.replicas().iter().map(|_| None).collect();
+    let mut ticker = tokio::time::interval(config.replica_check_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let beat = async {
+            let result = heartbeat(&db, &mut primary, limit).await;
+            match result {
+                Ok(()) => db.set_primary_healthy(true, ""),
+                Err(reason) => {
+                    primary = None;
+                    db.set_primary_healthy(false, &reason);
+                }
+            }
+        };
+        let probes =
+            futures_util::future::join_all(db.replicas().iter().zip(replicas.iter_mut()).map(
+                |(replica, conn)| {
+                    let max_lag = config.replica_max_lag;
+                    async move {
+                        let Some(url) = &replica.url else { return };
+                        let probe = probe(url.expose_secret(), conn, limit, max_lag).await;
+                        if matches!(probe, Probe::Unhealthy(_)) {
+                            *conn = None;
+                        }
+                        replica.record(probe);
+                    }
+                },
+            ));
+        tokio::join!(beat, probes);
+    }
+}
+
+async fn connection<'c>(
+    slot: &'c mut Option<AsyncMysqlConnection>,
+    url: &str,
+    limit: Duration,
+) -> Result<&'c mut AsyncMysqlConnection, String> {
+    if slot.is_none() {
+        *slot = Some(
+            connect_mysql(url, limit)
+                .await
+                .map_err(|e| format!("unreachable: {e}"))?,
+        );
+    }
+    slot.as_mut().ok_or_else(|| "no connection".to_owned())
+}
+
+async fn heartbeat(
+    db: &Database,
+    slot: &mut Option<AsyncMysqlConnection>,
+    limit: Duration,
+) -> Result<(), String> {
+    let url = db
+        .primary_url()
+        .ok_or("no primary URL")?
+        .expose_secret()
+        .to_owned();
+    let work = async {
+        let conn = connection(slot, &url, limit).await?;
+        conn.batch_execute("REPLACE INTO heartbeat (id, beat_at) VALUES (1, UTC_TIMESTAMP(6))")
+            .await
+            .map_err(|e| format!("heartbeat write failed: {e}"))
+    };
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(format!(
+            "no answer within {}",
+            humantime::format_duration(limit)
+        ))
+    })
+}
+
+async fn probe(
+    url: &str,
+    slot: &mut Option<AsyncMysqlConnection>,
+    limit: Duration,
+    max_lag: Duration,
+) -> Probe {
+    let work = async {
+        let conn = connection(slot, url, limit).await?;
+        let lag: Option<Option<i64>> = diesel::select(diesel::dsl::sql::<Nullable<BigInt>>(
+            "(SELECT TIMESTAMPDIFF(MICROSECOND, beat_at, UTC_TIMESTAMP(6)) FROM heartbeat WHERE id = 1)",
+        ))
+        .get_result(conn)
+        .await
+        .map(Some)
+        .map_err(|e| format!("probe failed: {e}"))?;
+        match lag.flatten() {
+            Some(micros) => Ok(Some(micros as f64 / 1e6)),
+            None if replication_running(conn).await? => Ok(None),
+            None => Err("not replicating and no heartbeat yet".to_owned()),
+        }
+    };
+    match tokio::time::timeout(limit, work).await {
+        Ok(Ok(Some(lag))) if lag > max_lag.as_secs_f64() => Probe::Unhealthy(format!(
+            "lag {lag:.1}s is over REPLICA_MAX_LAG ({})",
+            humantime::format_duration(max_lag)
+        )),
+        Ok(Ok(lag)) => Probe::Healthy { lag_seconds: lag },
+        Ok(Err(reason)) => Probe::Unhealthy(reason),
+        Err(_) => Probe::Unhealthy(format!(
+            "no answer within {}",
+            humantime::format_duration(limit)
+        )),
+    }
+}
+
+async fn replication_running(conn: &mut AsyncMysqlConnection) -> Result<bool, String> {
+    let sql = match flavor() {
+        Flavor::MariaDb => {
+            "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING')"
+        }
+        Flavor::Mysql => {
+            "(SELECT SERVICE_STATE FROM performance_schema.replication_applier_status LIMIT 1)"
+        }
+    };
+    let state: Option<String> = diesel::select(diesel::dsl::sql::<Nullable<Text>>(sql))
+        .get_result(conn)
+        .await
+        .map_err(|e| format!("replication status unavailable: {e}"))?;
+    Ok(state.as_deref() == Some("ON"))
+}

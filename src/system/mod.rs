@@ -1,0 +1,3 @@
+//! System status for an admin UI banner: read-only mode and replica health.
+
+pub mod graphql;
