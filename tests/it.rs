@@ -13,5 +13,7 @@ mod domain;
 mod foundation;
 #[path = "it/react_admin.rs"]
 mod react_admin;
+#[path = "it/routing.rs"]
+mod routing;
 #[path = "it/schema.rs"]
 mod schema;

@@ -162,11 +162,11 @@ pub async fn wait_for(
         Flavor::Mysql => ("WAIT_FOR_EXECUTED_GTID_SET", 0),
     };
     let result: Option<i64> = diesel::select(
-        diesel::dsl::sql::<Nullable<diesel::sql_types::BigInt>>(&format!("{function}("))
+        diesel::dsl::sql::<Nullable<diesel::sql_types::BigInt>>(&format!("CAST({function}("))
             .bind::<Text, _>(token.as_str())
             .sql(", ")
             .bind::<Double, _>(wait.as_secs_f64())
-            .sql(")"),
+            .sql(") AS SIGNED)"),
     )
     .get_result(conn)
     .await?;

@@ -106,12 +106,19 @@ async fn probe(
     let work = async {
         let conn = connection(slot, url, limit).await?;
         let lag: Option<Option<i64>> = diesel::select(diesel::dsl::sql::<Nullable<BigInt>>(
-            "(SELECT TIMESTAMPDIFF(MICROSECOND, beat_at, UTC_TIMESTAMP(6)) FROM heartbeat WHERE id = 1)",
+            "(SELECT CAST(TIMESTAMPDIFF(MICROSECOND, beat_at, UTC_TIMESTAMP(6)) AS SIGNED) FROM heartbeat WHERE id = 1)",
         ))
         .get_result(conn)
         .await
         .map(Some)
-        .map_err(|e| format!("probe failed: {e}"))?;
+        .or_else(|e| {
+            // A replica that has not applied the migrations yet has no heartbeat table.
+            if e.to_string().contains("doesn't exist") {
+                Ok(None)
+            } else {
+                Err(format!("probe failed: {e}"))
+            }
+        })?;
         match lag.flatten() {
             Some(micros) => Ok(Some(micros as f64 / 1e6)),
             None if replication_running(conn).await? => Ok(None),

@@ -2,17 +2,32 @@
 // adminql: ADMINQL_URL is its base URL, ADMINQL_TOKEN an admin's access token.
 // Exits non-zero with a message on the first check that fails.
 import assert from 'node:assert/strict';
+import apolloClient from '@apollo/client';
 import raDataGraphqlSimple from 'ra-data-graphql-simple';
 
-// The package is CommonJS; its default export sits on `.default` when imported from ESM.
+// Both packages are CommonJS: take their exports from the default import.
+const { HttpLink } = apolloClient;
 const buildGraphQLProvider = raDataGraphqlSimple.default ?? raDataGraphqlSimple;
 
 const url = process.env.ADMINQL_URL;
 const token = process.env.ADMINQL_TOKEN;
 assert.ok(url && token, 'ADMINQL_URL and ADMINQL_TOKEN must be set');
 
+// Read-your-writes for a non-browser client: keep the X-Consistency-Token of the last
+// mutation and send it with every request (browsers get the same from the adminql_ct cookie).
+let consistencyToken = null;
+async function consistentFetch(input, init = {}) {
+  const headers = new Headers(init.headers);
+  if (consistencyToken) headers.set('X-Consistency-Token', consistencyToken);
+  const response = await fetch(input, { ...init, headers });
+  consistencyToken = response.headers.get('X-Consistency-Token') ?? consistencyToken;
+  return response;
+}
+
 const dataProvider = await buildGraphQLProvider({
-  clientOptions: { uri: `${url}/graphql`, headers: { Authorization: `Bearer ${token}` } },
+  clientOptions: {
+    link: new HttpLink({ uri: `${url}/graphql`, headers: { Authorization: `Bearer ${token}` }, fetch: consistentFetch }),
+  },
 });
 
 async function check(name, run) {

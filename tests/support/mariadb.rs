@@ -10,7 +10,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub const APP_PASSWORD: &str = "adminql-test-pw";
@@ -25,18 +25,59 @@ pub struct Server {
     extra_args: Vec<String>,
 }
 
-/// The primary and two replicas shared by every test in this binary.
+/// A primary and two replicas. One is shared by every test in this binary ([`cluster`]);
+/// tests that stop or break servers get a private one ([`Cluster::private`]), whose servers
+/// are killed when it is dropped.
 pub struct Cluster {
     pub primary: Server,
     pub replica: Server,
     pub replica2: Server,
 }
 
-static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static CLUSTER: OnceLock<Arc<Cluster>> = OnceLock::new();
 
 /// The shared cluster, started on first use.
-pub fn cluster() -> &'static Cluster {
-    CLUSTER.get_or_init(|| Cluster::start().unwrap_or_else(|e| panic!("cannot start MariaDB: {e}")))
+pub fn cluster() -> Arc<Cluster> {
+    CLUSTER
+        .get_or_init(|| {
+            Arc::new(Cluster::start().unwrap_or_else(|e| panic!("cannot start MariaDB: {e}")))
+        })
+        .clone()
+}
+
+/// A freshly initialised data directory to copy for each server (made once per process, and
+/// removed by a watchdog when the process exits).
+fn template() -> Result<PathBuf, String> {
+    static TEMPLATE: OnceLock<Result<(PathBuf, Mutex<ChildStdin>), String>> = OnceLock::new();
+    let made = TEMPLATE.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("adminql-mariadb-template-")
+            .tempdir()
+            .map_err(|e| e.to_string())?
+            .keep();
+        let data = dir.join("data");
+        let user = run(Command::new("id").arg("-un"))?.trim().to_owned();
+        run(Command::new(find_binary("mariadb-install-db")?)
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--user={user}"))
+            .arg("--auth-root-authentication-method=normal")
+            .arg("--skip-test-db")
+            .arg("--skip-name-resolve"))?;
+        let mut watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(r#"read _line; rm -rf "$1""#)
+            .arg("sh")
+            .arg(&dir)
+            .stdin(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let stdin = watchdog.stdin.take().ok_or("no watchdog stdin")?;
+        Ok((data, Mutex::new(stdin)))
+    });
+    made.as_ref()
+        .map(|(data, _)| data.clone())
+        .map_err(Clone::clone)
 }
 
 fn free_port() -> u16 {
@@ -71,21 +112,14 @@ fn run(cmd: &mut Command) -> Result<String, String> {
 }
 
 impl Cluster {
+    /// A cluster of this test's own, for tests that kill, stop or break servers.
+    pub fn private() -> Cluster {
+        Cluster::start().unwrap_or_else(|e| panic!("cannot start MariaDB: {e}"))
+    }
+
     fn start() -> Result<Cluster, String> {
         let started = Instant::now();
-        let template = tempfile::Builder::new()
-            .prefix("adminql-mariadb-template-")
-            .tempdir()
-            .map_err(|e| e.to_string())?;
-        let data = template.path().join("data");
-        let user = run(Command::new("id").arg("-un"))?.trim().to_owned();
-        run(Command::new(find_binary("mariadb-install-db")?)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--user={user}"))
-            .arg("--auth-root-authentication-method=normal")
-            .arg("--skip-test-db")
-            .arg("--skip-name-resolve"))?;
+        let data = template()?;
 
         let primary = Server::create("primary", 1, &data, &[])?;
         let replica = Server::create(
@@ -127,7 +161,6 @@ impl Cluster {
             replica2,
         };
         cluster.wait_for_replicas(Duration::from_secs(30))?;
-        drop(template);
         eprintln!(
             "MariaDB primary :{} and replicas :{} :{} up in {:.1}s",
             cluster.primary.port,
@@ -152,6 +185,18 @@ impl Cluster {
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for Server {
+    /// Closing the watchdog's stdin kills the server and removes its files.
+    fn drop(&mut self) {
+        if let Ok(mut guard) = self.watchdog.lock()
+            && let Some((mut child, stdin)) = guard.take()
+        {
+            drop(stdin);
+            let _ = child.wait();
+        }
     }
 }
 
@@ -237,6 +282,13 @@ impl Server {
         Ok(())
     }
 
+    /// Restarts a killed replica and resumes replication.
+    pub fn restart_replica(&self) -> Result<(), String> {
+        self.start()?;
+        self.wait_until_up(Duration::from_secs(60))?;
+        self.sql("START SLAVE").map(|_| ())
+    }
+
     /// Kills `mariadbd` at once (SIGKILL), as a crash would.
     pub fn kill(&self) {
         if let Ok(pid) = std::fs::read_to_string(self.dir.join("mysqld.pid")) {
@@ -270,7 +322,7 @@ impl Server {
         }
     }
 
-    fn ping(&self) -> Result<(), String> {
+    pub fn ping(&self) -> Result<(), String> {
         self.sql("SELECT 1").map(|_| ())
     }
 
@@ -310,9 +362,22 @@ impl Server {
     /// Statements the MariaDB user `user` has run on this server (userstat), the way a
     /// test counts what its own app sent: each test app connects as its own user.
     pub fn statements(&self, user: &str) -> u64 {
+        self.user_stat(user, "SELECT_COMMANDS + UPDATE_COMMANDS + OTHER_COMMANDS")
+    }
+
+    /// SELECTs the MariaDB user `user` has run on this server.
+    pub fn selects(&self, user: &str) -> u64 {
+        self.user_stat(user, "SELECT_COMMANDS")
+    }
+
+    /// Data-changing statements the MariaDB user `user` has run on this server.
+    pub fn updates(&self, user: &str) -> u64 {
+        self.user_stat(user, "UPDATE_COMMANDS")
+    }
+
+    fn user_stat(&self, user: &str, columns: &str) -> u64 {
         self.sql(&format!(
-            "SELECT COALESCE(SUM(SELECT_COMMANDS + UPDATE_COMMANDS + OTHER_COMMANDS), 0)
-             FROM information_schema.USER_STATISTICS WHERE USER = '{user}'"
+            "SELECT COALESCE(SUM({columns}), 0) FROM information_schema.USER_STATISTICS WHERE USER = '{user}'"
         ))
         .ok()
         .and_then(|s| s.trim().parse().ok())

@@ -4,8 +4,10 @@
 #![allow(dead_code)] // each test module uses a different part of the support code
 
 pub mod mariadb;
+pub mod proxy;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -45,6 +47,8 @@ pub struct Builder {
     backend: Backend,
     replicas: usize,
     vars: HashMap<String, String>,
+    cluster: Option<Arc<mariadb::Cluster>>,
+    replica_urls: Option<Vec<String>>,
 }
 
 impl TestApp {
@@ -149,6 +153,8 @@ impl Builder {
             backend,
             replicas: 1,
             vars: HashMap::new(),
+            cluster: None,
+            replica_urls: None,
         }
     }
 
@@ -163,13 +169,34 @@ impl Builder {
         self
     }
 
+    /// Runs on `cluster` (a private one) instead of the shared cluster.
+    pub fn cluster(mut self, cluster: Arc<mariadb::Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// Replica URLs given by the test (e.g. through a fault proxy); `{db}` is replaced with
+    /// the test's database (and user) name.
+    pub fn replica_urls(mut self, urls: Vec<String>) -> Self {
+        self.replica_urls = Some(urls);
+        self
+    }
+
     pub async fn start(self) -> TestApp {
+        // Warnings (replica transitions, fallbacks) show up in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .with_test_writer()
+            .try_init();
         let mut vars = self.vars;
         vars.entry("JWT_SECRET".into()).or_insert(JWT_SECRET.into());
         vars.entry("ADMIN_EMAIL".into())
             .or_insert(ADMIN_EMAIL.into());
         vars.entry("ADMIN_PASSWORD".into())
             .or_insert(ADMIN_PASSWORD.into());
+        // The shared replica applies every test's DDL and can fall seconds behind under a
+        // parallel test run; routing tests on private clusters set their own limit.
+        vars.entry("REPLICA_MAX_LAG".into()).or_insert("60s".into());
         vars.entry("LISTEN_ADDR".into())
             .or_insert("127.0.0.1:0".into());
         let (dir, database) = match self.backend {
@@ -182,9 +209,12 @@ impl Builder {
                 (Some(dir), None)
             }
             Backend::Mysql => {
-                let cluster = tokio::task::spawn_blocking(mariadb::cluster)
-                    .await
-                    .expect("cluster start");
+                let cluster = match &self.cluster {
+                    Some(cluster) => cluster.clone(),
+                    None => tokio::task::spawn_blocking(mariadb::cluster)
+                        .await
+                        .expect("cluster start"),
+                };
                 let name = format!(
                     "t{}_{}",
                     std::process::id(),
@@ -195,11 +225,14 @@ impl Builder {
                     .create_app_database(&name)
                     .expect("create database");
                 vars.insert("DATABASE_URL".into(), cluster.primary.url(&name, &name));
-                let replicas: Vec<String> = [&cluster.replica, &cluster.replica2]
-                    .iter()
-                    .take(self.replicas)
-                    .map(|r| r.url(&name, &name))
-                    .collect();
+                let replicas: Vec<String> = match &self.replica_urls {
+                    Some(urls) => urls.iter().map(|u| u.replace("{db}", &name)).collect(),
+                    None => [&cluster.replica, &cluster.replica2]
+                        .iter()
+                        .take(self.replicas)
+                        .map(|r| r.url(&name, &name))
+                        .collect(),
+                };
                 vars.insert("DATABASE_REPLICA_URLS".into(), replicas.join(","));
                 (None, Some(name))
             }
@@ -208,17 +241,32 @@ impl Builder {
         migrate::run(&config.database)
             .await
             .expect("migrations apply");
-        let app = build_app(config).await.expect("app builds");
-        adminql::user::bootstrap::ensure_admin(&app.state.db, &app.state.config)
-            .await
-            .expect("bootstrap admin");
+        // The replicas must have the new database (and its user) before the app's monitor
+        // probes them.
         if self.backend == Backend::Mysql {
-            tokio::task::spawn_blocking(|| {
-                mariadb::cluster().wait_for_replicas(Duration::from_secs(30))
+            let cluster = self.cluster.clone();
+            tokio::task::spawn_blocking(move || {
+                cluster
+                    .unwrap_or_else(mariadb::cluster)
+                    .wait_for_replicas(Duration::from_secs(30))
             })
             .await
             .expect("join")
             .expect("replicas catch up");
+        }
+        let app = build_app(config).await.expect("app builds");
+        adminql::user::bootstrap::ensure_admin(&app.state.db, &app.state.config)
+            .await
+            .expect("bootstrap admin");
+        if let Some(cluster) = self
+            .cluster
+            .clone()
+            .or_else(|| (self.backend == Backend::Mysql).then(mariadb::cluster))
+        {
+            tokio::task::spawn_blocking(move || cluster.wait_for_replicas(Duration::from_secs(30)))
+                .await
+                .expect("join")
+                .expect("replicas have the admin");
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -233,7 +281,10 @@ impl Builder {
         ));
         let mut app = TestApp {
             base,
+            // The cookie store carries the consistency cookie like a browser, so a test reads
+            // its own writes even when the replica lags.
             client: reqwest::Client::builder()
+                .cookie_store(true)
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),

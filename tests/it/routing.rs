@@ -1,0 +1,458 @@
+//! Replica-aware routing on real MariaDB: queries on replicas and mutations on the primary
+//! (counted on the servers), read-your-writes with consistency tokens under replication lag,
+//! and survival of a killed replica, a hung replica and a killed primary.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::mariadb::{Cluster, cluster};
+use crate::support::proxy::FaultProxy;
+use crate::support::{ADMIN_EMAIL, TestApp};
+
+const FAST_MONITOR: [(&str, &str); 3] = [
+    ("REPLICA_CHECK_INTERVAL", "200ms"),
+    ("REPLICA_MAX_LAG", "4s"),
+    ("DB_STATEMENT_TIMEOUT", "2s"),
+];
+
+fn fast(builder: crate::support::Builder) -> crate::support::Builder {
+    FAST_MONITOR.iter().fold(builder, |b, (k, v)| b.env(k, v))
+}
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+async fn status(app: &TestApp) -> Value {
+    app.gql("{ systemStatus { readOnly primary { healthy } replicas { name healthy lagSeconds inRotation } } }", json!({}))
+        .await["data"]["systemStatus"]
+        .clone()
+}
+
+/// Polls `systemStatus` until `check` holds (or panics after `limit`).
+async fn wait_for_status(
+    app: &TestApp,
+    limit: Duration,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let s = status(app).await;
+        if check(&s) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn private() -> Arc<Cluster> {
+    Arc::new(
+        tokio::task::spawn_blocking(Cluster::private)
+            .await
+            .expect("cluster"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_run_on_the_replica_and_mutations_on_the_primary() {
+    let app = TestApp::mysql().start().await;
+    let cluster = cluster();
+    let user = app.database.clone().unwrap();
+    let (p_sel, r_sel) = (
+        cluster.primary.selects(&user),
+        cluster.replica.selects(&user),
+    );
+    for _ in 0..100 {
+        let body = app
+            .gql("{ allPermissions(perPage: 1) { id } }", json!({}))
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    assert_eq!(
+        cluster.primary.selects(&user),
+        p_sel,
+        "no query read the primary"
+    );
+    assert!(
+        cluster.replica.selects(&user) >= r_sel + 100,
+        "100 queries ran on the replica"
+    );
+
+    let (p_upd, r_upd) = (
+        cluster.primary.updates(&user),
+        cluster.replica.updates(&user),
+    );
+    let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    for i in 0..100 {
+        let body = app
+            .gql(
+                "mutation($id: ID!, $n: String) { updateUser(id: $id, name: $n) { name } }",
+                json!({ "id": me, "n": format!("Admin {i}") }),
+            )
+            .await;
+        assert_eq!(
+            body["data"]["updateUser"]["name"],
+            format!("Admin {i}"),
+            "{body}"
+        );
+    }
+    assert!(
+        cluster.primary.updates(&user) >= p_upd + 100,
+        "100 mutations ran on the primary"
+    );
+    assert_eq!(
+        cluster.replica.updates(&user),
+        r_upd,
+        "the app wrote nothing on the replica"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_are_spread_across_two_replicas() {
+    let app = TestApp::mysql().replicas(2).start().await;
+    let cluster = cluster();
+    let user = app.database.clone().unwrap();
+    let before = (
+        cluster.replica.selects(&user),
+        cluster.replica2.selects(&user),
+    );
+    for _ in 0..40 {
+        assert!(app.gql("{ allPermissions { id } }", json!({})).await["errors"].is_null());
+    }
+    let one = cluster.replica.selects(&user) - before.0;
+    let two = cluster.replica2.selects(&user) - before.1;
+    assert!(one >= 20 && two >= 20, "reads per replica: {one} and {two}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lagging_replica_read_your_writes_and_rotation() {
+    let cluster = private().await;
+    let app = fast(TestApp::mysql().cluster(cluster.clone()))
+        .start()
+        .await;
+    let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    cluster.replica.sql("STOP SLAVE SQL_THREAD").unwrap();
+
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({ "query": "mutation($id: ID!) { updateUser(id: $id, name: \"Fresh\") { name } }", "variables": { "id": me } }))
+        .send()
+        .await
+        .unwrap();
+    let header = resp
+        .headers()
+        .get("x-consistency-token")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .expect("token header");
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .expect("cookie");
+    assert!(
+        cookie.starts_with("adminql_ct=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["data"]["updateUser"]["name"], "Fresh",
+        "the payload comes from the primary"
+    );
+    assert_eq!(body["extensions"]["consistencyToken"], json!(header));
+
+    let name_query = json!({ "query": "{ me { name } }" });
+    let with_token = reqwest::Client::new()
+        .post(app.url("/graphql"))
+        .bearer_auth(&app.admin_token)
+        .header("x-consistency-token", &header)
+        .json(&name_query)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        with_token["data"]["me"]["name"], "Fresh",
+        "a read with the token sees the write"
+    );
+    let cookie_pair = cookie.split(';').next().unwrap().to_owned();
+    let with_cookie = reqwest::Client::new()
+        .post(app.url("/graphql"))
+        .bearer_auth(&app.admin_token)
+        .header("cookie", cookie_pair)
+        .json(&name_query)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        with_cookie["data"]["me"]["name"], "Fresh",
+        "the cookie works like the header"
+    );
+    // A client without the cookie (app.client keeps cookies like a browser).
+    let without: Value = reqwest::Client::new()
+        .post(app.url("/graphql"))
+        .bearer_auth(&app.admin_token)
+        .json(&name_query)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        without["data"]["me"]["name"], "Administrator",
+        "without a token the lagging replica answers"
+    );
+
+    let malformed = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(&app.admin_token)
+        .header("x-consistency-token", "0-1-1'; DROP TABLE users; --")
+        .json(&name_query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(
+        code(&malformed.json::<Value>().await.unwrap()),
+        "BAD_USER_INPUT"
+    );
+
+    // Past REPLICA_MAX_LAG the replica leaves rotation and reads go to the primary.
+    wait_for_status(
+        &app,
+        Duration::from_secs(15),
+        "the replica to leave rotation",
+        |s| s["replicas"][0]["inRotation"] == false,
+    )
+    .await;
+    let after: Value = reqwest::Client::new()
+        .post(app.url("/graphql"))
+        .bearer_auth(&app.admin_token)
+        .json(&name_query)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        after["data"]["me"]["name"], "Fresh",
+        "reads moved to the primary"
+    );
+
+    cluster.replica.sql("START SLAVE SQL_THREAD").unwrap();
+    wait_for_status(
+        &app,
+        Duration::from_secs(10),
+        "the replica to return",
+        |s| s["replicas"][0]["inRotation"] == true,
+    )
+    .await;
+}
+
+/// Sends `n` reads from `workers` concurrent clients; returns the slowest.
+async fn read_load(app: &TestApp, workers: usize, n: usize) -> Duration {
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url("/graphql"),
+            app.admin_token.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut worst = Duration::ZERO;
+            for _ in 0..n {
+                let started = Instant::now();
+                let body: Value = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({ "query": "{ allUsers { email roles { name } } }" }))
+                    .send()
+                    .await
+                    .expect("response")
+                    .json()
+                    .await
+                    .expect("json");
+                assert!(body["errors"].is_null(), "a read failed: {body}");
+                assert_eq!(body["data"]["allUsers"][0]["email"], ADMIN_EMAIL);
+                worst = worst.max(started.elapsed());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            worst
+        }));
+    }
+    let mut worst = Duration::ZERO;
+    for task in tasks {
+        worst = worst.max(task.await.expect("worker"));
+    }
+    worst
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_replica_costs_no_read_and_returns_after_restart() {
+    let cluster = private().await;
+    let app = fast(TestApp::mysql().cluster(cluster.clone()))
+        .start()
+        .await;
+    let load = read_load(&app, 4, 40);
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let c = cluster.clone();
+        tokio::task::spawn_blocking(move || c.replica.kill())
+            .await
+            .unwrap();
+    };
+    let (worst, ()) = tokio::join!(load, kill);
+    assert!(
+        worst < Duration::from_secs(3),
+        "slowest read while the replica died: {worst:?}"
+    );
+    wait_for_status(
+        &app,
+        Duration::from_secs(5),
+        "the dead replica out of rotation",
+        |s| s["replicas"][0]["inRotation"] == false,
+    )
+    .await;
+
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || c.replica.restart_replica())
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for_status(
+        &app,
+        Duration::from_secs(15),
+        "the restarted replica back in rotation",
+        |s| s["replicas"][0]["inRotation"] == true,
+    )
+    .await;
+    read_load(&app, 2, 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hung_replica_reads_go_to_the_primary() {
+    let cluster = private().await;
+    let proxy = FaultProxy::start(cluster.replica.port).await;
+    let url = format!(
+        "mysql://{{db}}:{}@127.0.0.1:{}/{{db}}",
+        crate::support::mariadb::APP_PASSWORD,
+        proxy.port
+    );
+    let app = fast(
+        TestApp::mysql()
+            .cluster(cluster.clone())
+            .replica_urls(vec![url]),
+    )
+    .start()
+    .await;
+    read_load(&app, 2, 3).await;
+    proxy.hang();
+    let started = Instant::now();
+    let worst = read_load(&app, 2, 10).await;
+    assert!(
+        worst < Duration::from_secs(6),
+        "slowest read through a hung replica: {worst:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    wait_for_status(
+        &app,
+        Duration::from_secs(5),
+        "the hung replica out of rotation",
+        |s| s["replicas"][0]["inRotation"] == false,
+    )
+    .await;
+    proxy.forward();
+    wait_for_status(&app, Duration::from_secs(15), "the replica back", |s| {
+        s["replicas"][0]["inRotation"] == true
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_primary_means_read_only_until_it_returns() {
+    let cluster = private().await;
+    let app = fast(TestApp::mysql().cluster(cluster.clone()))
+        .start()
+        .await;
+    let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    let rename = |name: &'static str| {
+        let (app, me) = (&app, me.clone());
+        async move {
+            app.gql(
+                "mutation($id: ID!, $n: String) { updateUser(id: $id, name: $n) { name } }",
+                json!({ "id": me, "n": name }),
+            )
+            .await
+        }
+    };
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || c.primary.kill())
+        .await
+        .unwrap();
+
+    read_load(&app, 2, 5).await;
+    let started = Instant::now();
+    let refused = rename("During").await;
+    assert_eq!(code(&refused), "READ_ONLY_MODE", "{refused}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "refused after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ready = app.client.get(app.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "reads still work");
+    assert_eq!(ready.json::<Value>().await.unwrap()["writes"]["ok"], false);
+    wait_for_status(&app, Duration::from_secs(5), "read-only mode", |s| {
+        s["readOnly"] == true && s["primary"]["healthy"] == false
+    })
+    .await;
+
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || {
+        c.primary.start()?;
+        c.primary.wait_until_up(Duration::from_secs(60))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let body = rename("After").await;
+        if body["errors"].is_null() {
+            assert_eq!(body["data"]["updateUser"]["name"], "After");
+            break;
+        }
+        assert!(Instant::now() < deadline, "writes did not resume: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status(&app).await["readOnly"], false);
+}
