@@ -5,6 +5,8 @@ mod support;
 
 #[path = "it/auth.rs"]
 mod auth;
+#[path = "it/backup.rs"]
+mod backup;
 #[path = "it/cli.rs"]
 mod cli;
 #[path = "it/domain.rs"]

@@ -40,6 +40,8 @@ pub struct TestApp {
     pub database: Option<String>,
     /// An access token of the bootstrap admin.
     pub admin_token: String,
+    /// Keeps a private cluster's servers running as long as the app.
+    _cluster: Option<Arc<mariadb::Cluster>>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -49,6 +51,7 @@ pub struct Builder {
     vars: HashMap<String, String>,
     cluster: Option<Arc<mariadb::Cluster>>,
     replica_urls: Option<Vec<String>>,
+    existing_database: Option<String>,
 }
 
 impl TestApp {
@@ -155,6 +158,7 @@ impl Builder {
             vars: HashMap::new(),
             cluster: None,
             replica_urls: None,
+            existing_database: None,
         }
     }
 
@@ -172,6 +176,12 @@ impl Builder {
     /// Runs on `cluster` (a private one) instead of the shared cluster.
     pub fn cluster(mut self, cluster: Arc<mariadb::Cluster>) -> Self {
         self.cluster = Some(cluster);
+        self
+    }
+
+    /// Uses a database (and its same-named user) that already exists, e.g. a restored backup.
+    pub fn existing_database(mut self, name: &str) -> Self {
+        self.existing_database = Some(name.to_owned());
         self
     }
 
@@ -220,10 +230,13 @@ impl Builder {
                     std::process::id(),
                     NEXT_DB.fetch_add(1, Ordering::Relaxed)
                 );
-                cluster
-                    .primary
-                    .create_app_database(&name)
-                    .expect("create database");
+                let name = self.existing_database.clone().unwrap_or(name);
+                if self.existing_database.is_none() {
+                    cluster
+                        .primary
+                        .create_app_database(&name)
+                        .expect("create database");
+                }
                 vars.insert("DATABASE_URL".into(), cluster.primary.url(&name, &name));
                 let replicas: Vec<String> = match &self.replica_urls {
                     Some(urls) => urls.iter().map(|u| u.replace("{db}", &name)).collect(),
@@ -291,6 +304,7 @@ impl Builder {
             state: app.state,
             database,
             admin_token: String::new(),
+            _cluster: self.cluster.clone(),
             _dir: dir,
         };
         let admin_email = app
