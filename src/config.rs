@@ -33,6 +33,8 @@ pub const KNOWN_VARS: &[&str] = &[
     "GRAPHQL_MAX_PAGE_SIZE",
     "GRAPHQL_MAX_DEPTH",
     "GRAPHQL_MAX_COMPLEXITY",
+    "GRAPHQL_MAX_FIELDS",
+    "GRAPHQL_MAX_ROOT_FIELDS",
     "GRAPHQL_PUBLIC_INTROSPECTION",
     "JWT_SECRET",
     "JWT_PRIVATE_KEY_FILE",
@@ -131,6 +133,8 @@ pub struct GraphqlConfig {
     pub max_page_size: u32,
     pub max_depth: usize,
     pub max_complexity: usize,
+    pub max_fields: usize,
+    pub max_root_fields: usize,
     /// Anonymous introspection; `None` means "the mode's default".
     pub public_introspection: Option<bool>,
 }
@@ -244,7 +248,9 @@ impl Config {
         let graphql = GraphqlConfig {
             max_page_size: env.number("GRAPHQL_MAX_PAGE_SIZE", 100, 1..=10_000)?,
             max_depth: env.number("GRAPHQL_MAX_DEPTH", 10, 2..=100)?,
-            max_complexity: env.number("GRAPHQL_MAX_COMPLEXITY", 5000, 10..=10_000_000)?,
+            max_complexity: env.number("GRAPHQL_MAX_COMPLEXITY", 20_000, 10..=10_000_000)?,
+            max_fields: env.number("GRAPHQL_MAX_FIELDS", 200, 1..=100_000)?,
+            max_root_fields: env.number("GRAPHQL_MAX_ROOT_FIELDS", 20, 1..=1000)?,
             public_introspection: env.boolean("GRAPHQL_PUBLIC_INTROSPECTION")?,
         };
 

@@ -19,11 +19,21 @@ pub type AppResult<T> = Result<T, AppError>;
 pub enum AppError {
     Unauthenticated(String),
     Forbidden(String),
-    BadInput { field: String, message: String },
+    BadInput {
+        field: String,
+        message: String,
+    },
     NotFound(String),
-    Conflict { field: String, message: String },
+    Conflict {
+        field: String,
+        message: String,
+    },
     ReadOnly,
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    /// Over a query limit (depth, fields, complexity); refused before anything runs.
+    TooComplex(String),
     Internal(anyhow::Error),
 }
 
@@ -49,9 +59,10 @@ impl AppError {
     /// What the client reads; never internal detail.
     pub fn message(&self) -> String {
         match self {
-            AppError::Unauthenticated(m) | AppError::Forbidden(m) | AppError::NotFound(m) => {
-                m.clone()
-            }
+            AppError::Unauthenticated(m)
+            | AppError::Forbidden(m)
+            | AppError::NotFound(m)
+            | AppError::TooComplex(m) => m.clone(),
             AppError::BadInput { message, .. } | AppError::Conflict { message, .. } => {
                 message.clone()
             }
@@ -82,6 +93,7 @@ impl AppError {
             AppError::Conflict { .. } => "CONFLICT",
             AppError::ReadOnly => "READ_ONLY_MODE",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::TooComplex(_) => "QUERY_TOO_COMPLEX",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -178,6 +190,7 @@ mod tests {
             (AppError::NotFound("x".into()), "NOT_FOUND"),
             (AppError::conflict("email", "x"), "CONFLICT"),
             (AppError::ReadOnly, "READ_ONLY_MODE"),
+            (AppError::TooComplex("x".into()), "QUERY_TOO_COMPLEX"),
             (
                 AppError::RateLimited {
                     retry_after_secs: 3,

@@ -24,6 +24,7 @@ use crate::auth::session::AuthState;
 use crate::config::Config;
 use crate::db::Database;
 use crate::graphql::AppSchema;
+use crate::graphql::limits::QueryLimits;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -34,6 +35,8 @@ pub struct AppState {
     /// The same schema with a depth limit that fits introspection queries.
     pub introspection_schema: AppSchema,
     pub auth: Arc<AuthState>,
+    /// Checked on every document before it runs.
+    pub limits: QueryLimits,
 }
 
 /// The router and the state behind it.
@@ -59,7 +62,15 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
     let introspection_schema =
         graphql::build_introspection_schema(&config, db.clone(), auth.clone());
     db.spawn_monitor();
+    let limits = QueryLimits {
+        max_depth: config.graphql.max_depth,
+        max_fields: config.graphql.max_fields,
+        max_root_fields: config.graphql.max_root_fields,
+        max_complexity: config.graphql.max_complexity,
+        max_page_size: config.graphql.max_page_size,
+    };
     let state = AppState {
+        limits,
         config: Arc::new(config),
         db,
         schema,

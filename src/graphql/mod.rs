@@ -2,6 +2,7 @@
 //! the limits every request runs under.
 
 pub mod context;
+pub mod limits;
 pub mod list;
 pub mod loaders;
 

@@ -6,16 +6,18 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use std::sync::Arc;
+use std::time::Instant;
 
+use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
 use axum::Extension;
-use axum::extract::{ConnectInfo, State};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::REQUEST_ID;
+use super::transport::{self, Media};
 use crate::AppState;
 use crate::auth::middleware::{Credentials, principal, unauthenticated};
 use crate::auth::principal::Auth;
@@ -23,6 +25,7 @@ use crate::db::Token;
 use crate::db::gtid::track_commits;
 use crate::error::AppError;
 use crate::graphql::context::{RequestContext, Route};
+use crate::graphql::limits::{self, QueryLimits};
 use crate::graphql::loaders::Loaders;
 
 pub async fn post(
@@ -30,17 +33,16 @@ pub async fn post(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(credentials): Extension<Credentials>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    body: Bytes,
 ) -> Response {
-    execute(
-        state,
-        peer,
-        credentials,
-        headers,
-        request.into_inner(),
-        false,
-    )
-    .await
+    let request_id = request_id(&headers);
+    let Some(media) = transport::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    match transport::parse_post(&headers, &body, media, &request_id) {
+        Ok(request) => execute(state, peer, credentials, headers, request, media, false).await,
+        Err(refusal) => *refusal,
+    }
 }
 
 pub async fn get(
@@ -48,17 +50,32 @@ pub async fn get(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(credentials): Extension<Credentials>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    execute(
-        state,
-        peer,
-        credentials,
-        headers,
-        request.into_inner(),
-        true,
+    let request_id = request_id(&headers);
+    let Some(media) = transport::negotiate(&headers) else {
+        return not_acceptable();
+    };
+    match transport::parse_get(query.as_deref(), media, &request_id) {
+        Ok(request) => execute(state, peer, credentials, headers, request, media, true).await,
+        Err(refusal) => *refusal,
+    }
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn not_acceptable() -> Response {
+    (
+        StatusCode::NOT_ACCEPTABLE,
+        "Accept application/graphql-response+json or application/json",
     )
-    .await
+        .into_response()
 }
 
 async fn execute(
@@ -67,12 +84,18 @@ async fn execute(
     credentials: Credentials,
     headers: HeaderMap,
     mut request: async_graphql::Request,
+    media: Media,
     is_get: bool,
 ) -> Response {
+    let started = Instant::now();
+    let request_id = request_id(&headers);
     let Operation {
         route,
         introspection_only,
-    } = inspect(&mut request);
+        name,
+        over_limit,
+    } = inspect(&mut request, &state.limits);
+    tracing::Span::current().record("operation", name.as_str());
     if is_get && route == Route::Write {
         // GraphQL over HTTP: mutations only over POST, so a link or <img> cannot change data.
         return (
@@ -82,14 +105,33 @@ async fn execute(
         )
             .into_response();
     }
-    let request_id = headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    if let Some(error) = over_limit {
+        // Refused before anything runs: no SQL, not even the auth check.
+        count_operation(&name, "refused", &[error.code()]);
+        let field = match &error {
+            AppError::BadInput { field, .. } => Some(field.as_str()),
+            _ => None,
+        };
+        return transport::refuse_field(
+            StatusCode::BAD_REQUEST,
+            media,
+            error.code(),
+            &error.message(),
+            field,
+            &request_id,
+        );
+    }
     let consistency = match consistency_token(&headers) {
         Ok(token) => token,
-        Err(message) => return bad_request(&message, "X-Consistency-Token", &request_id),
+        Err(message) => {
+            return transport::refuse(
+                StatusCode::BAD_REQUEST,
+                media,
+                "BAD_USER_INPUT",
+                &message,
+                &request_id,
+            );
+        }
     };
     let context = RequestContext {
         request_id: request_id.clone(),
@@ -108,12 +150,13 @@ async fn execute(
                 Ok(principal) => Auth::User(Arc::new(principal)),
                 Err(AppError::Unauthenticated(message)) => return unauthenticated(&message),
                 Err(error) => {
+                    count_operation(&name, "error", &[error.code()]);
                     let error = async_graphql::ErrorExtensions::extend(&error);
                     let mut response = async_graphql::Response::from_errors(vec![
                         error.into_server_error(Default::default()),
                     ]);
                     tag_errors(&mut response, &request_id);
-                    return GraphQLResponse::from(response).into_response();
+                    return transport::respond(response, media);
                 }
             }
         }
@@ -147,14 +190,26 @@ async fn execute(
         hide_suggestions(&mut response);
     }
     tag_errors(&mut response, &request_id);
+    let codes: Vec<&str> = response
+        .errors
+        .iter()
+        .filter_map(|e| e.extensions.as_ref()?.get("code"))
+        .filter_map(|v| match v {
+            async_graphql::Value::String(code) => Some(code.as_str()),
+            _ => None,
+        })
+        .collect();
+    count_operation(&name, if codes.is_empty() { "ok" } else { "error" }, &codes);
+    metrics::histogram!("adminql_graphql_operation_duration_seconds", "operation" => name.clone())
+        .record(started.elapsed().as_secs_f64());
     let Some(gtid) = committed else {
-        return GraphQLResponse::from(response).into_response();
+        return transport::respond(response, media);
     };
     response.extensions.insert(
         "consistencyToken".into(),
         async_graphql::Value::from(gtid.as_str()),
     );
-    let mut http = GraphQLResponse::from(response).into_response();
+    let mut http = transport::respond(response, media);
     if let Ok(token) = Token::parse(&gtid) {
         let headers = http.headers_mut();
         if let Ok(value) = HeaderValue::from_str(token.as_str()) {
@@ -200,13 +255,6 @@ fn consistency_token(headers: &HeaderMap) -> Result<Option<Token>, String> {
     Ok(None)
 }
 
-/// A request refused before execution: 400 with a GraphQL error body.
-fn bad_request(message: &str, field: &str, request_id: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": {
-        "code": "BAD_USER_INPUT", "field": field, "requestId": request_id } }] });
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
-}
-
 /// Drops "Did you mean ...?" hints, which would let anonymous clients map the schema.
 fn hide_suggestions(response: &mut async_graphql::Response) {
     for error in &mut response.errors {
@@ -233,41 +281,91 @@ struct Operation {
     route: Route,
     /// Every root field is an introspection field (`__schema`, `__type`, `__typename`).
     introspection_only: bool,
+    /// For logs and metrics: the operation's name, `anonymous`, or `other` when it is not a
+    /// short identifier (clients choose names; they must not explode metric labels).
+    name: String,
+    /// A query limit the operation breaks, if any.
+    over_limit: Option<AppError>,
 }
 
 /// Finds the operation to run: its type decides the route. An unparsable document routes as
 /// a read (it fails validation without touching a database).
-fn inspect(request: &mut async_graphql::Request) -> Operation {
+fn inspect(request: &mut async_graphql::Request, limits: &QueryLimits) -> Operation {
     let name = request.operation_name.clone();
+    let variables = request.variables.clone();
+    let unknown = |name: &Option<String>| Operation {
+        route: Route::Read,
+        introspection_only: false,
+        name: label(name.as_deref()),
+        over_limit: None,
+    };
     let Ok(document) = request.parsed_query() else {
-        return Operation {
-            route: Route::Read,
-            introspection_only: false,
-        };
+        return unknown(&name);
     };
     let operation = match &document.operations {
         DocumentOperations::Single(op) => Some(op),
-        DocumentOperations::Multiple(ops) => match name {
+        DocumentOperations::Multiple(ops) => match &name {
             Some(name) => ops.get(name.as_str()),
             None if ops.len() == 1 => ops.values().next(),
             None => None,
         },
     };
     let Some(operation) = operation else {
-        return Operation {
-            route: Route::Read,
-            introspection_only: false,
-        };
+        return unknown(&name);
     };
     let introspection_only = operation.node.selection_set.node.items.iter().all(
         |item| matches!(&item.node, Selection::Field(f) if f.node.name.node.starts_with("__")),
     );
+    // The standard introspection query (GraphiQL, Apollo, react-admin) nests type references
+    // deeply and reads no data; it gets the introspection schema's limits.
+    let introspection_limits;
+    let limits = if introspection_only {
+        introspection_limits = QueryLimits {
+            max_depth: limits.max_depth.max(crate::graphql::INTROSPECTION_DEPTH),
+            max_fields: limits.max_fields.saturating_mul(5),
+            ..limits.clone()
+        };
+        &introspection_limits
+    } else {
+        limits
+    };
+    let over_limit = limits::check(document, &operation.node, &variables, limits).err();
+    let name = label(name.as_deref().or_else(|| {
+        operation
+            .node
+            .selection_set
+            .node
+            .items
+            .is_empty()
+            .then_some("empty")
+    }));
     Operation {
         route: match operation.node.ty {
             OperationType::Mutation => Route::Write,
             _ => Route::Read,
         },
         introspection_only,
+        name,
+        over_limit,
+    }
+}
+
+fn label(name: Option<&str>) -> String {
+    match name {
+        None => "anonymous".into(),
+        Some(n) if n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            n.into()
+        }
+        Some(_) => "other".into(),
+    }
+}
+
+fn count_operation(name: &str, result: &'static str, codes: &[&str]) {
+    metrics::counter!("adminql_graphql_operations_total", "operation" => name.to_owned(), "result" => result)
+        .increment(1);
+    for code in codes {
+        metrics::counter!("adminql_graphql_errors_total", "code" => (*code).to_owned())
+            .increment(1);
     }
 }
 

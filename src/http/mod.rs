@@ -4,6 +4,7 @@ mod graphiql;
 mod graphql;
 mod health;
 mod metrics;
+mod transport;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -35,7 +37,13 @@ pub fn router(state: AppState) -> Router {
                     .get(REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+                tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id = %request_id,
+                    operation = tracing::field::Empty,
+                )
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -50,14 +58,45 @@ pub fn router(state: AppState) -> Router {
             crate::auth::middleware::authenticate,
         ));
 
-    Router::new()
+    let router = Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(metrics::render))
         .route("/graphql", get(graphql::get).post(graphql::post))
         .merge(graphiql::routes())
-        .layer(middleware)
-        .with_state(state)
+        .layer(middleware);
+    let router = match cors(&http.cors_allowed_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.with_state(state)
+}
+
+/// CORS for the configured browser origins only; with none configured, no CORS headers at all
+/// (same-origin use, GraphiQL included, needs none).
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    use axum::http::{HeaderValue, Method, header};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let consistency = HeaderName::from_static(graphql::CONSISTENCY_HEADER);
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                consistency.clone(),
+            ])
+            .expose_headers([consistency, REQUEST_ID])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests

@@ -21,6 +21,9 @@ async function consistentFetch(input, init = {}) {
   if (consistencyToken) headers.set('X-Consistency-Token', consistencyToken);
   const response = await fetch(input, { ...init, headers });
   consistencyToken = response.headers.get('X-Consistency-Token') ?? consistencyToken;
+  if (response.status >= 400) {
+    console.error(`HTTP ${response.status} for ${init.body}:\n${await response.clone().text()}`);
+  }
   return response;
 }
 

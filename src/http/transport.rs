@@ -1,0 +1,303 @@
+//! GraphQL over HTTP (graphql.github.io/graphql-over-http): reading requests from `POST`
+//! bodies and `GET` query strings, content negotiation, and status codes.
+//!
+//! - `POST` takes `application/json` only: `text/plain`, forms and multipart are refused with
+//!   415, so no cross-site page can run a mutation without a CORS preflight (CSRF).
+//! - `Accept` picks `application/graphql-response+json` (preferred) or `application/json`;
+//!   anything else is 406.
+//! - Unparsable JSON or a missing `query` is 400; batches (JSON arrays) are not supported.
+//! - With `application/graphql-response+json`, a request that fails before execution (parse
+//!   or validation errors, no `data`) is answered 400; with `application/json` always 200.
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The response media type the client accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Media {
+    GraphqlResponseJson,
+    Json,
+}
+
+impl Media {
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            Media::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the response type from `Accept`; `None` when nothing acceptable is offered.
+pub fn negotiate(headers: &HeaderMap) -> Option<Media> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(Media::Json);
+    };
+    let mut json = false;
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let refused = parts.any(|p| p.replace(' ', "") == "q=0");
+        if refused {
+            continue;
+        }
+        match media.as_str() {
+            GRAPHQL_RESPONSE_JSON => return Some(Media::GraphqlResponseJson),
+            JSON | "application/*" | "*/*" => json = true,
+            _ => {}
+        }
+    }
+    json.then_some(Media::Json)
+}
+
+/// A request refused before it reached GraphQL execution.
+pub fn refuse(
+    status: StatusCode,
+    media: Media,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Response {
+    refuse_field(status, media, code, message, None, request_id)
+}
+
+fn boxed_refuse(
+    status: StatusCode,
+    media: Media,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Box<Response> {
+    Box::new(refuse(status, media, code, message, request_id))
+}
+
+/// Like [`refuse`], naming the offending argument in `extensions.field`.
+pub fn refuse_field(
+    status: StatusCode,
+    media: Media,
+    code: &str,
+    message: &str,
+    field: Option<&str>,
+    request_id: &str,
+) -> Response {
+    let mut extensions = json!({ "code": code, "requestId": request_id });
+    if let Some(field) = field {
+        extensions["field"] = json!(field);
+    }
+    let body = json!({ "errors": [{ "message": message, "extensions": extensions }] });
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.content_type()),
+    );
+    response
+}
+
+/// Reads a `POST` body into a GraphQL request.
+pub fn parse_post(
+    headers: &HeaderMap,
+    body: &[u8],
+    media: Media,
+    request_id: &str,
+) -> Result<async_graphql::Request, Box<Response>> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if content_type.as_deref() != Some(JSON) {
+        return Err(Box::new(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "BAD_USER_INPUT",
+            "POST /graphql takes Content-Type: application/json",
+            request_id,
+        )));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        boxed_refuse(
+            StatusCode::BAD_REQUEST,
+            media,
+            "BAD_USER_INPUT",
+            &format!("the body is not JSON: {e}"),
+            request_id,
+        )
+    })?;
+    if value.is_array() {
+        return Err(Box::new(refuse(
+            StatusCode::BAD_REQUEST,
+            media,
+            "BAD_USER_INPUT",
+            "batched requests are not supported: send one operation per request",
+            request_id,
+        )));
+    }
+    request_from_json(value).map_err(|message| {
+        boxed_refuse(
+            StatusCode::BAD_REQUEST,
+            media,
+            "BAD_USER_INPUT",
+            &message,
+            request_id,
+        )
+    })
+}
+
+/// Reads a `GET` query string into a GraphQL request.
+pub fn parse_get(
+    query: Option<&str>,
+    media: Media,
+    request_id: &str,
+) -> Result<async_graphql::Request, Box<Response>> {
+    let bad = |message: String| {
+        boxed_refuse(
+            StatusCode::BAD_REQUEST,
+            media,
+            "BAD_USER_INPUT",
+            &message,
+            request_id,
+        )
+    };
+    let mut object = serde_json::Map::new();
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let value = match key.as_ref() {
+            "query" | "operationName" => serde_json::Value::String(value.into_owned()),
+            "variables" | "extensions" => serde_json::from_str(&value)
+                .map_err(|_| bad(format!("the {key} parameter is not JSON")))?,
+            _ => continue,
+        };
+        object.insert(key.into_owned(), value);
+    }
+    request_from_json(serde_json::Value::Object(object)).map_err(bad)
+}
+
+fn request_from_json(value: serde_json::Value) -> Result<async_graphql::Request, String> {
+    let serde_json::Value::Object(object) = value else {
+        return Err("the body must be a JSON object with a `query`".into());
+    };
+    if !object
+        .get("query")
+        .is_some_and(serde_json::Value::is_string)
+    {
+        return Err("the request has no `query` string".into());
+    }
+    for key in ["variables", "extensions"] {
+        if object
+            .get(key)
+            .is_some_and(|v| !v.is_object() && !v.is_null())
+        {
+            return Err(format!("`{key}` must be a JSON object"));
+        }
+    }
+    if object
+        .get("operationName")
+        .is_some_and(|v| !v.is_string() && !v.is_null())
+    {
+        return Err("`operationName` must be a string".into());
+    }
+    serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| format!("not a GraphQL request: {e}"))
+}
+
+/// Encodes an executed response with the negotiated type and status.
+pub fn respond(response: async_graphql::Response, media: Media) -> Response {
+    let failed_before_execution =
+        response.data == async_graphql::Value::Null && !response.errors.is_empty();
+    let status = if media == Media::GraphqlResponseJson && failed_before_execution {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let extra_headers = response.http_headers.clone();
+    let body = serde_json::to_vec(&response)
+        .unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal server error\"}]}".to_vec());
+    let mut http = (status, body).into_response();
+    http.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.content_type()),
+    );
+    for (name, value) in extra_headers.iter() {
+        http.headers_mut().append(name.clone(), value.clone());
+    }
+    http
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> Option<Media> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        negotiate(&headers)
+    }
+
+    #[test]
+    fn negotiation() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(Media::Json));
+        assert_eq!(
+            accept("application/graphql-response+json, application/json;q=0.9"),
+            Some(Media::GraphqlResponseJson)
+        );
+        assert_eq!(accept("application/json"), Some(Media::Json));
+        assert_eq!(accept("*/*"), Some(Media::Json));
+        assert_eq!(accept("text/html"), None);
+        assert_eq!(accept("application/json;q=0"), None);
+    }
+
+    #[test]
+    fn bodies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        assert!(parse_post(&headers, br#"{"query":"{ me { id } }"}"#, Media::Json, "r").is_ok());
+        for bad in [
+            &b"{"[..],
+            b"[]",
+            br#"{"query": 1}"#,
+            br#"{"query":"{a}","variables":"x"}"#,
+            b"{}",
+        ] {
+            assert_eq!(
+                parse_post(&headers, bad, Media::Json, "r")
+                    .unwrap_err()
+                    .status(),
+                400
+            );
+        }
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert_eq!(
+            parse_post(&headers, br#"{"query":"{a}"}"#, Media::Json, "r")
+                .unwrap_err()
+                .status(),
+            415
+        );
+        assert!(
+            parse_get(
+                Some("query=%7B%20me%20%7B%20id%20%7D%20%7D&variables=%7B%7D"),
+                Media::Json,
+                "r"
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            parse_get(Some("variables=%7B"), Media::Json, "r")
+                .unwrap_err()
+                .status(),
+            400
+        );
+        assert_eq!(parse_get(None, Media::Json, "r").unwrap_err().status(), 400);
+    }
+}
