@@ -13,6 +13,10 @@ mod cli;
 mod domain;
 #[path = "it/foundation.rs"]
 mod foundation;
+#[path = "it/fuzz.rs"]
+mod fuzz;
+#[path = "it/hardening.rs"]
+mod hardening;
 #[path = "it/react_admin.rs"]
 mod react_admin;
 #[path = "it/routing.rs"]

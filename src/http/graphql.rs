@@ -94,6 +94,7 @@ async fn execute(
         introspection_only,
         name,
         over_limit,
+        introspects,
     } = inspect(&mut request, &state.limits);
     tracing::Span::current().record("operation", name.as_str());
     if is_get && route == Route::Write {
@@ -172,6 +173,23 @@ async fn execute(
             .data(auth)
             .data(Loaders::new(&state.db, route, consistency));
     if !may_introspect {
+        if introspects {
+            let (status, code, message) = if anonymous {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "UNAUTHENTICATED",
+                    "sign in to introspect the schema",
+                )
+            } else {
+                (
+                    StatusCode::FORBIDDEN,
+                    "FORBIDDEN",
+                    "introspection needs an admin permission",
+                )
+            };
+            count_operation(&name, "refused", &[code]);
+            return transport::refuse(status, media, code, message, &request_id);
+        }
         request = request.disable_introspection();
     }
     // The standard introspection query nests deeper than any data query needs to, so it runs
@@ -286,6 +304,8 @@ struct Operation {
     name: String,
     /// A query limit the operation breaks, if any.
     over_limit: Option<AppError>,
+    /// Asks for `__schema` or `__type`.
+    introspects: bool,
 }
 
 /// Finds the operation to run: its type decides the route. An unparsable document routes as
@@ -298,21 +318,28 @@ fn inspect(request: &mut async_graphql::Request, limits: &QueryLimits) -> Operat
         introspection_only: false,
         name: label(name.as_deref()),
         over_limit: None,
+        introspects: false,
     };
     let Ok(document) = request.parsed_query() else {
         return unknown(&name);
     };
-    let operation = match &document.operations {
-        DocumentOperations::Single(op) => Some(op),
-        DocumentOperations::Multiple(ops) => match &name {
-            Some(name) => ops.get(name.as_str()),
-            None if ops.len() == 1 => ops.values().next(),
-            None => None,
+    let (operation, name) = match &document.operations {
+        DocumentOperations::Single(op) => (Some(op), name),
+        DocumentOperations::Multiple(ops) => match name {
+            Some(name) => (ops.get(name.as_str()), Some(name)),
+            None if ops.len() == 1 => match ops.iter().next() {
+                Some((n, op)) => (Some(op), Some(n.to_string())),
+                None => (None, None),
+            },
+            None => (None, None),
         },
     };
     let Some(operation) = operation else {
         return unknown(&name);
     };
+    let introspects = operation.node.selection_set.node.items.iter().any(
+        |item| matches!(&item.node, Selection::Field(f) if matches!(f.node.name.node.as_str(), "__schema" | "__type")),
+    );
     let introspection_only = operation.node.selection_set.node.items.iter().all(
         |item| matches!(&item.node, Selection::Field(f) if f.node.name.node.starts_with("__")),
     );
@@ -347,6 +374,7 @@ fn inspect(request: &mut async_graphql::Request, limits: &QueryLimits) -> Operat
         introspection_only,
         name,
         over_limit,
+        introspects,
     }
 }
 

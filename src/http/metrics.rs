@@ -51,6 +51,14 @@ pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // One line per request, inside the request's span (request id, operation); probes and
+    // scrapes only at debug level, so they do not drown the log.
+    if matches!(route.as_str(), "/health" | "/ready" | "/metrics") {
+        tracing::debug!(status = %status, latency_ms, "request finished");
+    } else {
+        tracing::info!(status = %status, latency_ms, "request finished");
+    }
     let labels = [("route", route), ("method", method), ("status", status)];
     metrics::counter!("adminql_http_requests_total", &labels).increment(1);
     metrics::histogram!("adminql_http_request_duration_seconds", &labels)

@@ -210,18 +210,26 @@ fn request_from_json(value: serde_json::Value) -> Result<async_graphql::Request,
 }
 
 /// Encodes an executed response with the negotiated type and status.
+///
+/// A request error (the document did not parse or validate, so nothing ran) is told apart
+/// from a field error by its errors having no `path`; it is sent without a `data` entry, and
+/// with status 400 under `application/graphql-response+json`.
 pub fn respond(response: async_graphql::Response, media: Media) -> Response {
-    let failed_before_execution =
-        response.data == async_graphql::Value::Null && !response.errors.is_empty();
-    let status = if media == Media::GraphqlResponseJson && failed_before_execution {
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let status = if media == Media::GraphqlResponseJson && request_error {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
     let extra_headers = response.http_headers.clone();
-    let body = serde_json::to_vec(&response)
-        .unwrap_or_else(|_| b"{\"errors\":[{\"message\":\"internal server error\"}]}".to_vec());
-    let mut http = (status, body).into_response();
+    let mut body = serde_json::to_value(&response)
+        .unwrap_or_else(|_| json!({ "errors": [{ "message": "internal server error" }] }));
+    if request_error && let Some(object) = body.as_object_mut() {
+        object.remove("data");
+    }
+    let mut http = (status, Json(body)).into_response();
     http.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.content_type()),

@@ -2,6 +2,8 @@
 //! default (first start creates the database and admin, a second start reuses them).
 
 use std::io::{BufRead, BufReader};
+
+use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -221,4 +223,78 @@ fn create_admin_reads_the_password_from_stdin() {
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+/// SIGTERM while requests are in flight: every request sent before the signal gets its whole
+/// response, and the process exits 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_load_loses_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(BIN)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("ADMIN_PASSWORD", "sigterm-password-1")
+        .env("LOGIN_RATE_LIMIT_PER_IP", "100000")
+        .env("LOGIN_RATE_LIMIT_PER_ACCOUNT", "100000")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn adminql");
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/graphql");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client
+        .get(format!("http://127.0.0.1:{port}/health"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "adminql did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Sign-ins are slow on purpose (argon2, at most four at a time), so these are in flight.
+    let login = json!({ "query": "mutation { login(email: \"admin@localhost\", password: \"sigterm-password-1\") { token } }" });
+    let requests: Vec<_> = (0..24)
+        .map(|_| {
+            let (client, url, login) = (client.clone(), url.clone(), login.clone());
+            tokio::spawn(async move {
+                client
+                    .post(&url)
+                    .json(&login)
+                    .send()
+                    .await?
+                    .json::<Value>()
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().unwrap().to_string())
+        .status();
+    for request in requests {
+        let body = request.await.unwrap().expect("a complete response");
+        assert!(body["data"]["login"]["token"].is_string(), "{body}");
+    }
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            .is_err(),
+        "stopped listening"
+    );
 }
