@@ -49,12 +49,9 @@ impl AuthMutation {
     ) -> Result<AuthPayload> {
         let auth = ctx.data_unchecked::<Arc<AuthState>>();
         let db = ctx.data_unchecked::<Database>();
-        let mut conn = conn(ctx).await?;
-        Ok(
-            session::login(auth, db, &mut conn, request(ctx), &email, password)
-                .await?
-                .into(),
-        )
+        Ok(session::login(auth, db, request(ctx), &email, password)
+            .await?
+            .into())
     }
 
     /// Trades a refresh token for a new session; the old refresh token is spent.
@@ -86,10 +83,10 @@ impl AuthMutation {
         let auth = ctx.data_unchecked::<Arc<AuthState>>();
         let user_id = principal(ctx)?.user_id;
         let min = ctx.data_unchecked::<Limits>().password_min_length;
-        let mut conn = conn(ctx).await?;
+        let db = ctx.data_unchecked::<Database>();
         Ok(session::change_password(
             auth,
-            &mut conn,
+            db,
             request(ctx),
             user_id,
             current_password,

@@ -105,10 +105,11 @@ async fn open_session(
     })
 }
 
+/// Signs in. No connection is held while the password is checked (argon2 takes tens of
+/// milliseconds), so concurrent sign-ins do not exhaust the pool.
 pub async fn login(
     auth: &AuthState,
     db: &Database,
-    conn: &mut DbConn,
     request: &RequestContext,
     email: &str,
     password: String,
@@ -116,7 +117,7 @@ pub async fn login(
     let email = email.trim().to_lowercase();
     auth.limits
         .check(request.client_ip.as_deref().unwrap_or("unknown"), &email)?;
-    let user = user_repo::find_by_email(conn, &email).await?;
+    let user = user_repo::find_by_email(&mut db.write().await?.0, &email).await?;
     let hash = match &user {
         Some(u) => u.password_hash.clone(),
         None => dummy_hash().await?.clone(),
@@ -145,6 +146,7 @@ pub async fn login(
             return Err(AppError::Unauthenticated(BAD_CREDENTIALS.into()));
         }
     };
+    let (mut conn, _) = db.write().await?;
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             let at = now();
@@ -294,14 +296,14 @@ pub async fn logout(
 /// Changes the signed-in user's password, revokes all their tokens and opens a new session.
 pub async fn change_password(
     auth: &AuthState,
-    conn: &mut DbConn,
+    db: &Database,
     request: &RequestContext,
     user_id: i64,
     current: String,
     new: String,
     min_length: usize,
 ) -> AppResult<Session> {
-    let user = user_repo::find(conn, user_id)
+    let user = user_repo::find(&mut db.write().await?.0, user_id)
         .await?
         .ok_or_else(|| AppError::Unauthenticated("your account no longer exists".into()))?;
     if !password::verify(current, user.password_hash.clone()).await? {
@@ -312,6 +314,7 @@ pub async fn change_password(
     }
     password::check_policy("newPassword", &new, min_length)?;
     let hash = password::hash(new).await?;
+    let (mut conn, _) = db.write().await?;
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             let token_version = user.token_version + 1;

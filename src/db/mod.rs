@@ -66,6 +66,8 @@ impl Target {
 pub enum DbError {
     #[error("the primary database is unavailable: {0}")]
     PrimaryUnavailable(String),
+    #[error("every connection of the {0} pool is busy (DB_POOL_SIZE, DB_ACQUIRE_TIMEOUT)")]
+    Busy(String),
     #[error("no database can serve reads: {0}")]
     ReadUnavailable(String),
     #[error(transparent)]
@@ -80,12 +82,21 @@ pub(crate) enum AnyPool {
 
 impl AnyPool {
     async fn get(&self, name: &str) -> Result<DbConn, String> {
+        self.checkout(name).await.map_err(|e| e.to_string())
+    }
+
+    /// A connection, telling "every connection is busy" apart from "cannot connect".
+    async fn checkout(&self, name: &str) -> Result<DbConn, DbError> {
+        use deadpool::managed::{PoolError, TimeoutType};
         let started = std::time::Instant::now();
         let conn = match self {
             AnyPool::Mysql(p) => p.get().await.map(DbConn::Mysql),
             AnyPool::Sqlite(p) => p.get().await.map(DbConn::Sqlite),
         }
-        .map_err(|e| e.to_string());
+        .map_err(|e| match e {
+            PoolError::Timeout(TimeoutType::Wait) => DbError::Busy(name.to_owned()),
+            other => DbError::PrimaryUnavailable(other.to_string()),
+        });
         metrics::histogram!("adminql_db_acquire_seconds", "pool" => name.to_owned())
             .record(started.elapsed().as_secs_f64());
         conn
@@ -194,12 +205,7 @@ impl Database {
                 "the primary does not answer".into(),
             ));
         }
-        let conn = self
-            .inner
-            .primary
-            .get("primary")
-            .await
-            .map_err(DbError::PrimaryUnavailable)?;
+        let conn = self.inner.primary.checkout("primary").await?;
         Ok((conn, Target::Primary))
     }
 

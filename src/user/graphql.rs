@@ -9,7 +9,7 @@ use super::model::{UserFilter as Filter, UserRow, UserSort};
 use super::repo;
 use super::service::{self, CreateUser, UpdateUser};
 use crate::auth::principal::{Require, SignedIn, perm, principal};
-use crate::db::DbConn;
+use crate::db::{Database, DbConn};
 use crate::error::AppError;
 use crate::graphql::Limits;
 use crate::graphql::context::{actor, conn, read};
@@ -326,10 +326,8 @@ impl UserMutation {
             active: active.unwrap_or(true),
             role_ids: role_ids(roles_ids)?.unwrap_or_default(),
         };
-        let mut conn = conn(ctx).await?;
-        Ok(service::create(&mut conn, &actor(ctx)?, input)
-            .await?
-            .into())
+        let db = ctx.data_unchecked::<Database>();
+        Ok(service::create(db, &actor(ctx)?, input).await?.into())
     }
 
     /// Changes the given fields of a user; `rolesIds` replaces the user's roles.
@@ -356,10 +354,8 @@ impl UserMutation {
             active,
             role_ids: role_ids(roles_ids)?,
         };
-        let mut conn = conn(ctx).await?;
-        Ok(service::update(&mut conn, &actor(ctx)?, id, input)
-            .await?
-            .into())
+        let db = ctx.data_unchecked::<Database>();
+        Ok(service::update(db, &actor(ctx)?, id, input).await?.into())
     }
 
     /// Deletes a user and returns it as it was.

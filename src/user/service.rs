@@ -7,7 +7,7 @@ use super::model::{NewUser, UserChanges, UserRow, now};
 use super::repo;
 use crate::audit::{self, Entry};
 use crate::auth::{password, repo as auth_repo};
-use crate::db::DbConn;
+use crate::db::{Database, DbConn};
 use crate::error::{AppError, AppResult, unique_as};
 use crate::graphql::context::Actor;
 use crate::role::{self, ADMIN_ROLE};
@@ -83,7 +83,8 @@ pub async fn keep_an_admin(conn: &mut DbConn, admins_before: i64, field: &str) -
     Ok(())
 }
 
-pub async fn create(conn: &mut DbConn, actor: &Actor<'_>, input: CreateUser) -> AppResult<UserRow> {
+/// Creates a user. The password is hashed before a connection is taken from the pool.
+pub async fn create(db: &Database, actor: &Actor<'_>, input: CreateUser) -> AppResult<UserRow> {
     let email = normalize_email("email", &input.email)?;
     let name = check_name(&input.name)?;
     password::check_policy("password", &input.password, actor.password_min_length)?;
@@ -91,6 +92,7 @@ pub async fn create(conn: &mut DbConn, actor: &Actor<'_>, input: CreateUser) -> 
     let mut role_ids = input.role_ids;
     role_ids.sort_unstable();
     role_ids.dedup();
+    let (mut conn, _) = db.write().await?;
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             check_role_ids(conn, "rolesIds", &role_ids).await?;
@@ -120,8 +122,9 @@ pub async fn create(conn: &mut DbConn, actor: &Actor<'_>, input: CreateUser) -> 
     .await
 }
 
+/// Updates a user. A new password is hashed before a connection is taken from the pool.
 pub async fn update(
-    conn: &mut DbConn,
+    db: &Database,
     actor: &Actor<'_>,
     id: i64,
     input: UpdateUser,
@@ -150,6 +153,7 @@ pub async fn update(
         ids.sort_unstable();
         ids.dedup();
     }
+    let (mut conn, _) = db.write().await?;
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             let before = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
