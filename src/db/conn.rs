@@ -84,7 +84,8 @@ impl DbConn {
             DbConn::Mysql(c) => begin(&mut **c).await?,
             DbConn::Sqlite(c) => begin(&mut **c).await?,
         }
-        let result = f(self).await;
+        let result =
+            tracing::Instrument::instrument(f(self), tracing::debug_span!("db.transaction")).await;
         let commit = result.is_ok();
         let end = match self {
             DbConn::Mysql(c) => finish(&mut **c, commit).await,

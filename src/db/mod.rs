@@ -316,9 +316,14 @@ impl Database {
         token: Option<&Token>,
         read: &mut ReadFn<'a, T>,
     ) -> Result<T, DbError> {
+        use tracing::Instrument;
         let limit = self.inner.config.statement_timeout;
         let (mut conn, target) = self.read_after(token).await?;
-        let failure = match tokio::time::timeout(limit, read(&mut conn)).await {
+        let span = tracing::debug_span!("db.read", target = target.label());
+        let failure = match tokio::time::timeout(limit, read(&mut conn))
+            .instrument(span)
+            .await
+        {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(error)) if !is_connection_error(&error) || ping_ok(&mut conn).await => {
                 return Err(error.into());

@@ -360,3 +360,57 @@ async fn tokens_minted_by_pyjwt_are_accepted() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["me"]["id"], json!(id));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn asymmetric_keys_sign_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let (private, public) = (dir.path().join("jwt.pem"), dir.path().join("jwt.pub.pem"));
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        private.to_str().unwrap(),
+    ]);
+    run(&[
+        "pkey",
+        "-in",
+        private.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        public.to_str().unwrap(),
+    ]);
+    let app = TestApp::sqlite()
+        .env("JWT_PRIVATE_KEY_FILE", private.to_str().unwrap())
+        .env("JWT_PUBLIC_KEY_FILE", public.to_str().unwrap())
+        .env("JWT_ALGORITHM", "EdDSA")
+        .start()
+        .await;
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(app.admin_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    let (status, body) = me_status(&app, &app.admin_token).await;
+    assert_eq!(status, 200, "{body}");
+    // An HS256 token made with the test secret is refused: the algorithm is pinned.
+    assert_refused(
+        &app,
+        &sign(&claims("1"), Algorithm::HS256, JWT_SECRET.as_bytes()),
+        "HS256 under EdDSA",
+    )
+    .await;
+}
