@@ -20,6 +20,32 @@ pub struct Entry<'a> {
     pub changes: Value,
 }
 
+/// Collects before/after values of the fields an update changes, for an entry's `changes`.
+#[derive(Default)]
+pub struct Diff {
+    before: serde_json::Map<String, Value>,
+    after: serde_json::Map<String, Value>,
+}
+
+impl Diff {
+    /// Records `field` if its value changes.
+    pub fn field(&mut self, field: &str, was: Value, is: Value) {
+        if was != is {
+            self.before.insert(field.to_owned(), was);
+            self.after.insert(field.to_owned(), is);
+        }
+    }
+
+    /// Records that a secret changed, without its value.
+    pub fn secret_changed(&mut self, field: &str) {
+        self.after.insert(field.to_owned(), Value::from("changed"));
+    }
+
+    pub fn into_changes(self) -> Value {
+        serde_json::json!({ "before": self.before, "after": self.after })
+    }
+}
+
 /// Writes `entry` on `conn` (inside the caller's transaction).
 pub async fn record(
     conn: &mut DbConn,

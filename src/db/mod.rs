@@ -281,31 +281,23 @@ impl Database {
             DbConn::Sqlite(_) => Ok(true),
         };
         match caught_up {
-            Ok(true) => Ok((conn, target)),
+            Ok(true) => return Ok((conn, target)),
             Ok(false) => {
                 metrics::counter!("adminql_db_fallback_total", "reason" => "lagging").increment(1);
-                count_read("primary", "consistency");
-                let conn = self
-                    .inner
-                    .primary
-                    .get("primary")
-                    .await
-                    .map_err(DbError::ReadUnavailable)?;
-                Ok((conn, Target::Primary))
             }
             Err(error) => {
                 self.suspend(&target, &format!("GTID wait failed: {error}"));
                 conn.discard();
-                count_read("primary", "consistency");
-                let conn = self
-                    .inner
-                    .primary
-                    .get("primary")
-                    .await
-                    .map_err(DbError::ReadUnavailable)?;
-                Ok((conn, Target::Primary))
             }
         }
+        count_read("primary", "consistency");
+        let conn = self
+            .inner
+            .primary
+            .get("primary")
+            .await
+            .map_err(DbError::ReadUnavailable)?;
+        Ok((conn, Target::Primary))
     }
 
     /// Runs a read. If the connection breaks or hangs mid-read, the connection is discarded,

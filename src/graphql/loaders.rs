@@ -56,6 +56,30 @@ pub fn group<V>(keys: &[i64], rows: Vec<(i64, V)>) -> HashMap<i64, Vec<V>> {
     map
 }
 
+/// Declares a DataLoader from row ids to the rows related to each, loaded in one statement by
+/// `$query(conn, ids) -> QueryResult<Vec<(id, row)>>`.
+#[macro_export]
+macro_rules! grouped_loader {
+    ($(#[$doc:meta])* $name:ident, $row:ty, $query:path) => {
+        $(#[$doc])*
+        pub struct $name(pub $crate::graphql::loaders::LoaderDb);
+
+        impl ::async_graphql::dataloader::Loader<i64> for $name {
+            type Value = Vec<$row>;
+            type Error = $crate::graphql::loaders::LoadError;
+
+            async fn load(&self, keys: &[i64]) -> Result<::std::collections::HashMap<i64, Self::Value>, Self::Error> {
+                use ::scoped_futures::ScopedFutureExt as _;
+                if keys.is_empty() {
+                    return Ok(::std::collections::HashMap::new());
+                }
+                let rows = self.0.read(|c| $query(c, keys).scope_boxed()).await?;
+                Ok($crate::graphql::loaders::group(keys, rows))
+            }
+        }
+    };
+}
+
 pub struct Loaders {
     pub user_by_id: DataLoader<UserById>,
     pub users_by_role: DataLoader<UsersByRole>,

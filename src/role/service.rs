@@ -1,11 +1,11 @@
 //! Role mutations: validation, the admin guardrail, the transaction and its audit row.
 
 use scoped_futures::ScopedFutureExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::model::{NewRole, RoleChanges, RoleRow};
 use super::{ADMIN_ROLE, repo};
-use crate::audit::{self, Entry};
+use crate::audit::{self, Diff, Entry};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult, unique_as};
 use crate::graphql::context::Actor;
@@ -109,19 +109,12 @@ pub async fn update(
         async move {
             let before = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
             let admins_before = user_repo::count_active_with_role(conn, ADMIN_ROLE).await?;
-            let mut old = Map::new();
-            let mut new = Map::new();
-            let mut diff = |field: &str, was: Value, is: Value| {
-                if was != is {
-                    old.insert(field.to_owned(), was);
-                    new.insert(field.to_owned(), is);
-                }
-            };
+            let mut diff = Diff::default();
             if let Some(v) = &name {
-                diff("name", json!(before.name), json!(v));
+                diff.field("name", json!(before.name), json!(v));
             }
             if let Some(v) = &description {
-                diff("description", json!(before.description), json!(v));
+                diff.field("description", json!(before.description), json!(v));
             }
             if let Some(ids) = &permission_ids {
                 check_permission_ids(conn, ids).await?;
@@ -129,7 +122,7 @@ pub async fn update(
                 if &current != ids {
                     repo::set_permissions(conn, id, ids).await?;
                 }
-                diff("permissionsIds", json!(current), json!(ids));
+                diff.field("permissionsIds", json!(current), json!(ids));
             }
             repo::update(
                 conn,
@@ -147,7 +140,7 @@ pub async fn update(
                 conn,
                 actor.request,
                 Some(actor.user_id),
-                entry("role.update", id, json!({ "before": old, "after": new })),
+                entry("role.update", id, diff.into_changes()),
             )
             .await?;
             repo::find(conn, id).await?.ok_or_else(|| not_found(id))

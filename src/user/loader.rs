@@ -8,7 +8,8 @@ use super::model::UserRow;
 use super::repo;
 use scoped_futures::ScopedFutureExt;
 
-use crate::graphql::loaders::{LoadError, LoaderDb, group};
+use crate::graphql::loaders::{LoadError, LoaderDb};
+use crate::grouped_loader;
 
 pub struct UserById(pub LoaderDb);
 
@@ -25,20 +26,9 @@ impl Loader<i64> for UserById {
     }
 }
 
-pub struct UsersByRole(pub LoaderDb);
-
-impl Loader<i64> for UsersByRole {
-    type Value = Vec<UserRow>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        if keys.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let rows = self
-            .0
-            .read(|c| repo::by_roles(c, keys).scope_boxed())
-            .await?;
-        Ok(group(keys, rows))
-    }
-}
+grouped_loader!(
+    /// The users holding a role.
+    UsersByRole,
+    UserRow,
+    repo::by_roles
+);

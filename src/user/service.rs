@@ -1,11 +1,11 @@
 //! User mutations: validation, guardrails, the transaction and its audit row.
 
 use scoped_futures::ScopedFutureExt;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::model::{NewUser, UserChanges, UserRow, now};
 use super::repo;
-use crate::audit::{self, Entry};
+use crate::audit::{self, Diff, Entry};
 use crate::auth::{password, repo as auth_repo};
 use crate::db::{Database, DbConn};
 use crate::error::{AppError, AppResult, unique_as};
@@ -158,33 +158,26 @@ pub async fn update(
         async move {
             let before = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
             let admins_before = repo::count_active_with_role(conn, ADMIN_ROLE).await?;
-            let mut old = Map::new();
-            let mut new = Map::new();
-            let mut diff = |field: &str, was: Value, is: Value| {
-                if was != is {
-                    old.insert(field.to_owned(), was);
-                    new.insert(field.to_owned(), is);
-                }
-            };
+            let mut diff = Diff::default();
             if let Some(v) = &email {
-                diff("email", json!(before.email), json!(v));
+                diff.field("email", json!(before.email), json!(v));
             }
             if let Some(v) = &name {
-                diff("name", json!(before.name), json!(v));
+                diff.field("name", json!(before.name), json!(v));
             }
             if let Some(v) = input.active {
-                diff("active", json!(before.active), json!(v));
+                diff.field("active", json!(before.active), json!(v));
             }
             let mut roles_changed = false;
             if let Some(ids) = &role_ids {
                 check_role_ids(conn, "rolesIds", ids).await?;
                 let current = repo::role_ids(conn, id).await?;
                 roles_changed = &current != ids;
-                diff("rolesIds", json!(current), json!(ids));
+                diff.field("rolesIds", json!(current), json!(ids));
             }
             let deactivated = before.active && input.active == Some(false);
             if hash.is_some() {
-                new.insert("password".into(), json!("changed"));
+                diff.secret_changed("password");
             }
             let revoke = hash.is_some() || deactivated || roles_changed;
             repo::update(
@@ -216,7 +209,7 @@ pub async fn update(
                 if deactivated { "active" } else { "rolesIds" },
             )
             .await?;
-            let changes = json!({ "before": old, "after": new });
+            let changes = diff.into_changes();
             audit::record(
                 conn,
                 actor.request,
