@@ -1,0 +1,144 @@
+//! `adminql-bench`: a reproducible load benchmark of adminql on real MariaDB, with the
+//! database's own speed (the same SQL sent directly) as the baseline. See bench/README.md.
+
+mod cluster;
+mod dbstats;
+mod direct;
+mod http;
+mod load;
+mod measure;
+mod probe;
+mod procfs;
+mod report;
+mod report_md;
+mod run;
+mod scenario;
+mod seed;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Load benchmark of adminql (release build) on a MariaDB primary + replica started for the
+/// run, against a direct-SQL baseline. Prints a table and writes bench/results.json.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "adminql-bench")]
+pub struct Args {
+    /// CI smoke: a small data set and ~1.5 s per scenario; exits non-zero on any failed
+    /// response.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Measured seconds per scenario and mode.
+    #[arg(long, default_value_t = 20.0)]
+    pub duration: f64,
+    /// Saturation runs alternate adminql and the baseline in this many slices (the
+    /// duration is shared among them), so load from elsewhere weighs on both alike.
+    #[arg(long, default_value_t = 4)]
+    pub rounds: usize,
+    /// Warm-up seconds before each measured saturation run.
+    #[arg(long, default_value_t = 3.0)]
+    pub warmup: f64,
+    /// Warm-up seconds of mixed load once, before the first scenario.
+    #[arg(long, default_value_t = 10.0)]
+    pub initial_warmup: f64,
+    /// Concurrent clients for the saturation runs (adminql and the baseline alike). 8 is
+    /// the knee on 2 cores: fewer leaves CPU idle, more only queues.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Users in the data set (the bootstrap admin included).
+    #[arg(long, default_value_t = 10_000)]
+    pub users: usize,
+    /// Roles besides `admin`.
+    #[arg(long, default_value_t = 50)]
+    pub roles: usize,
+    /// adminql's DB_POOL_SIZE (connections per pool); the baseline uses as many.
+    #[arg(long, default_value_t = 10)]
+    pub pool_size: usize,
+    /// Only these scenarios (comma-separated keys: user_by_id, user_list, update_user,
+    /// login, mixed).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Build adminql from this commit (a clean snapshot under bench/target/adminql) instead
+    /// of the working tree.
+    #[arg(long)]
+    pub rev: Option<String>,
+    /// Use this adminql binary instead of building one.
+    #[arg(long)]
+    pub adminql_bin: Option<PathBuf>,
+    /// Extra environment for adminql, `NAME=VALUE` (repeatable), for experiments such as
+    /// `MALLOC_ARENA_MAX=2`; recorded in the results.
+    #[arg(long = "adminql-env", value_name = "NAME=VALUE")]
+    pub adminql_env: Vec<String>,
+    /// Record a CPU profile of adminql (`perf record --call-graph dwarf`) during each
+    /// saturation slice, into bench/target/perf/<scenario>.data. Slows adminql down: the
+    /// numbers of such a run are not for the table.
+    #[arg(long)]
+    pub perf: bool,
+    /// Where to write the JSON results.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json"))]
+    pub json: PathBuf,
+    /// Also write the results as Markdown (for BENCHMARKS.md) to this file.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Print the statements adminql and the baseline send for one request of each kind
+    /// (from the general log), then exit.
+    #[arg(long)]
+    pub show_sql: bool,
+    /// After seeding, wait this many seconds before the load (to look at the data or the
+    /// query plans with the mariadb client: sockets under $TMPDIR/adminql-bench-PID/).
+    #[arg(long, default_value_t = 0.0)]
+    pub pause: f64,
+    /// Seed of the random choices (ids, pages, names).
+    #[arg(long, default_value_t = 20_261_123)]
+    pub seed: u64,
+}
+
+impl Args {
+    /// The smoke settings, unless given explicitly on the command line.
+    fn apply_smoke(&mut self) {
+        if self.smoke {
+            self.duration = 1.5;
+            self.rounds = 1;
+            self.warmup = 0.5;
+            self.initial_warmup = 1.0;
+            self.users = self.users.min(500);
+            self.roles = self.roles.min(10);
+            self.concurrency = self.concurrency.min(8);
+        }
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration)
+    }
+
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup)
+    }
+}
+
+fn main() -> ExitCode {
+    let mut args = Args::parse();
+    args.apply_smoke();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("adminql-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run::main(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("adminql-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

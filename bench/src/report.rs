@@ -1,0 +1,612 @@
+//! The results: a table on stdout, `results.json`, and the Markdown of BENCHMARKS.md, all
+//! from the same numbers.
+
+use std::fmt::Write as _;
+use std::process::Command;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::Args;
+use crate::dbstats::{Logged, Plan, PreparedCount, tally};
+use crate::probe::Background;
+use crate::run::Target;
+use crate::scenario::{Op, Scenario};
+use crate::server::Build;
+
+/// How a run loaded its client.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum Mode {
+    /// `concurrency` clients back to back.
+    Saturation,
+    /// This many requests per second on a schedule (half the saturating throughput).
+    FixedRate(f64),
+}
+
+/// One measured run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Measured {
+    pub scenario: Scenario,
+    #[serde(serialize_with = "target_name")]
+    pub target: Target,
+    pub mode: Mode,
+    pub concurrency: usize,
+    pub requests: u64,
+    pub failures: u64,
+    pub failure_reasons: Vec<String>,
+    pub late: u64,
+    pub seconds: f64,
+    pub throughput: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Successful requests per latency bucket (upper bound in ms).
+    pub histogram_ms: Vec<(String, u64)>,
+    /// Statements the client's account ran on both servers (userstat), per request.
+    pub statements_per_op: f64,
+    /// `Com_stmt_prepare` per request (both servers).
+    pub prepares_per_op: f64,
+    pub adminql_cpu_s_per_1k: f64,
+    pub db_cpu_s_per_1k: f64,
+    pub loadgen_cpu_s_per_1k: f64,
+    /// adminql's `VmHWM` during this run, in bytes.
+    pub adminql_peak_rss: Option<u64>,
+    /// Share of the client's statements that ran on the replica (reads should all go there;
+    /// less means adminql fell back to the primary).
+    pub replica_share: f64,
+    /// Share of the machine's CPU capacity used by processes other than adminql, MariaDB
+    /// and the load generator during the run (noise from other work on a shared machine).
+    pub other_cpu_share: f64,
+    /// `Prepared_stmt_count` of both servers together when the measured run started and
+    /// when it ended.
+    pub prepared_before: u64,
+    pub prepared_after: u64,
+}
+
+fn target_name<S: serde::Serializer>(t: &Target, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match t {
+        Target::Adminql => "adminql",
+        Target::Direct => "direct",
+    })
+}
+
+/// Statements per `allUsers` request at one page size.
+#[derive(Clone, Debug, Serialize)]
+pub struct PageCost {
+    pub per_page: usize,
+    pub requests: usize,
+    pub statements_per_op: f64,
+    pub prepares_per_op: f64,
+}
+
+/// What adminql and the baseline sent for one request of an operation (general log).
+#[derive(Clone, Debug, Serialize)]
+pub struct Fidelity {
+    pub op: Op,
+    pub adminql: Vec<Logged>,
+    pub direct: Vec<Logged>,
+    /// Same commands with the same SQL on the same servers (order aside, and `Close stmt`
+    /// aside: diesel-async closes an uncached statement at the connection's next use, so
+    /// whether one shows up within a single request depends on that connection's history).
+    pub matches: bool,
+}
+
+impl Fidelity {
+    pub fn new(op: Op, adminql: Vec<Logged>, direct: Vec<Logged>) -> Fidelity {
+        let compared = |log: &[Logged]| -> Vec<Logged> {
+            log.iter()
+                .filter(|l| l.command != "Close stmt")
+                .cloned()
+                .collect()
+        };
+        let matches = tally(&compared(&adminql)) == tally(&compared(&direct));
+        Fidelity {
+            op,
+            adminql,
+            direct,
+            matches,
+        }
+    }
+}
+
+/// The statements of a [`Fidelity`] check, readable.
+pub fn fidelity_text(f: &Fidelity) -> String {
+    let mut out = format!(
+        "{:?}: baseline {} adminql ({} commands)\n",
+        f.op,
+        if f.matches { "matches" } else { "DIFFERS FROM" },
+        f.adminql.len()
+    );
+    for (who, log) in [("adminql", &f.adminql), ("direct", &f.direct)] {
+        if who == "direct" && f.matches {
+            continue;
+        }
+        let _ = writeln!(out, "  {who}:");
+        for l in log.iter() {
+            let _ = writeln!(out, "    {:<8} {:<10} {}", l.server, l.command, l.sql);
+        }
+    }
+    out
+}
+
+/// A target of the issue and whether this run met it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub target: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub memory_gib: f64,
+    pub os: String,
+    pub kernel: String,
+    pub mariadb: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Settings {
+    pub smoke: bool,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub initial_warmup_s: f64,
+    pub concurrency: usize,
+    pub rounds: usize,
+    pub users: usize,
+    pub roles: usize,
+    pub pool_size: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub date: String,
+    pub commit: String,
+    pub command: String,
+    pub machine: Machine,
+    pub settings: Settings,
+    pub runs: Vec<Measured>,
+    pub page_costs: Vec<PageCost>,
+    pub fidelity: Vec<Fidelity>,
+    /// `EXPLAIN` of scenario 2's statements.
+    pub plans: Vec<Plan>,
+    /// What adminql sends while idle (subtracted from statements per request).
+    pub background: Background,
+    /// Seconds waited, and before what, for adminql to put the replica back in rotation.
+    pub rotation_waits: Vec<(String, f64)>,
+    /// Warnings and errors adminql logged during the run, with counts.
+    pub adminql_warnings: Vec<(String, u64)>,
+    pub prepared_stmt_count_before: PreparedCount,
+    pub prepared_stmt_count_after: PreparedCount,
+    /// adminql's `VmHWM` at the end of the run (bytes; peaks are reset per run, so this is
+    /// the last run's peak unless the kernel refused the reset).
+    pub adminql_peak_rss_end: Option<u64>,
+    pub checks: Vec<Check>,
+    pub wall_seconds: f64,
+}
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_kb: f64 = meminfo
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let os = std::fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .unwrap_or("")
+        .trim_matches('"')
+        .to_owned();
+    Machine {
+        cpu,
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        memory_gib: (memory_kb / 1024.0 / 1024.0 * 10.0).round() / 10.0,
+        os,
+        kernel: sh("uname", &["-r"]),
+        mariadb: sh("/usr/sbin/mariadbd", &["--version"])
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or("")
+            .to_owned(),
+    }
+}
+
+fn command(args: &Args, build: &Build) -> String {
+    let mut cmd = String::from("bench/run");
+    if args.smoke {
+        cmd.push_str(" --smoke");
+    }
+    if args.rev.is_some() {
+        // The commit it resolved to, so the command means the same thing later.
+        let _ = write!(cmd, " --rev {}", build.commit);
+    }
+    let _ = write!(
+        cmd,
+        " --duration {} --rounds {} --warmup {} --initial-warmup {} --concurrency {} --users {} --roles {} --pool-size {}",
+        args.duration,
+        args.rounds,
+        args.warmup,
+        args.initial_warmup,
+        args.concurrency,
+        args.users,
+        args.roles,
+        args.pool_size
+    );
+    for kv in &args.adminql_env {
+        let _ = write!(cmd, " --adminql-env {kv}");
+    }
+    if let Some(md) = &args.markdown {
+        let _ = write!(cmd, " --markdown {}", md.display());
+    }
+    cmd
+}
+
+fn mb(bytes: Option<u64>) -> f64 {
+    bytes.map_or(0.0, |b| b as f64 / 1024.0 / 1024.0)
+}
+
+impl Report {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one constructor for every part of the report"
+    )]
+    pub fn new(
+        args: &Args,
+        build: Build,
+        runs: Vec<Measured>,
+        page_costs: Vec<PageCost>,
+        fidelity: Vec<Fidelity>,
+        plans: Vec<Plan>,
+        background: Background,
+        rotation_waits: Vec<(String, f64)>,
+        adminql_warnings: Vec<(String, u64)>,
+        prepared_before: PreparedCount,
+        prepared_after: PreparedCount,
+        peak_rss_end: Option<u64>,
+        wall: Duration,
+    ) -> Report {
+        let mut report = Report {
+            date: sh("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+            command: command(args, &build),
+            commit: build.commit,
+            machine: machine(),
+            settings: Settings {
+                smoke: args.smoke,
+                duration_s: args.duration,
+                warmup_s: args.warmup,
+                initial_warmup_s: args.initial_warmup,
+                concurrency: args.concurrency,
+                rounds: args.rounds,
+                users: args.users,
+                roles: args.roles,
+                pool_size: args.pool_size,
+            },
+            runs,
+            page_costs,
+            fidelity,
+            plans,
+            background,
+            rotation_waits,
+            adminql_warnings,
+            prepared_stmt_count_before: prepared_before,
+            prepared_stmt_count_after: prepared_after,
+            adminql_peak_rss_end: peak_rss_end,
+            checks: Vec::new(),
+            wall_seconds: wall.as_secs_f64(),
+        };
+        report.checks = report.evaluate(args);
+        report
+    }
+
+    fn find(&self, scenario: Scenario, target: Target, saturation: bool) -> Option<&Measured> {
+        self.runs.iter().find(|r| {
+            r.scenario == scenario
+                && r.target == target
+                && matches!(r.mode, Mode::Saturation) == saturation
+        })
+    }
+
+    /// adminql's saturating throughput over the baseline's, for `scenario`.
+    pub fn ratio(&self, scenario: Scenario) -> Option<f64> {
+        let a = self.find(scenario, Target::Adminql, true)?;
+        let d = self.find(scenario, Target::Direct, true)?;
+        Some(a.throughput / d.throughput.max(1e-9))
+    }
+
+    fn evaluate(&self, args: &Args) -> Vec<Check> {
+        let mut checks = Vec::new();
+        for (scenario, min) in [
+            (Scenario::UserById, 0.5),
+            (Scenario::UserList, 0.5),
+            (Scenario::UpdateUser, 0.6),
+        ] {
+            if let Some(r) = self.ratio(scenario) {
+                checks.push(Check {
+                    target: format!(
+                        "{}: throughput ≥ {:.0}% of direct SQL",
+                        scenario.label(),
+                        min * 100.0
+                    ),
+                    measured: format!("{:.0}%", r * 100.0),
+                    met: r >= min,
+                });
+            }
+        }
+        for scenario in [Scenario::UserById, Scenario::UserList] {
+            if let Some(r) = self.find(scenario, Target::Adminql, false) {
+                let direct = self
+                    .find(scenario, Target::Direct, false)
+                    .map(|d| format!(" (direct SQL at that rate: {:.2} ms)", d.p99_ms))
+                    .unwrap_or_default();
+                checks.push(Check {
+                    target: format!(
+                        "{}: p99 ≤ 10 ms at half the saturating rate",
+                        scenario.label()
+                    ),
+                    measured: format!("{:.2} ms at {:.0} req/s{direct}", r.p99_ms, r.throughput),
+                    met: r.p99_ms <= 10.0,
+                });
+            }
+        }
+        let on_replica = self
+            .runs
+            .iter()
+            .filter(|r| {
+                r.target == Target::Adminql
+                    && matches!(r.scenario, Scenario::UserById | Scenario::UserList)
+            })
+            .map(|r| r.replica_share)
+            .fold(f64::NAN, f64::min);
+        if !on_replica.is_nan() {
+            checks.push(Check {
+                target: "adminql's reads ran on the replica, as the baseline's do (scenarios 1-2)"
+                    .into(),
+                measured: format!("at least {:.1}% of their statements", on_replica * 100.0),
+                met: on_replica >= 0.99,
+            });
+        }
+        let failures: u64 = self.runs.iter().map(|r| r.failures).sum();
+        checks.push(Check {
+            target: "zero failed responses".into(),
+            measured: format!("{failures}"),
+            met: failures == 0,
+        });
+        for (what, login) in [("scenarios 1-3 and 5", false), ("login", true)] {
+            let peak = self
+                .runs
+                .iter()
+                .filter(|r| r.target == Target::Adminql && (r.scenario == Scenario::Login) == login)
+                .filter_map(|r| r.adminql_peak_rss)
+                .max();
+            if peak.is_some() {
+                checks.push(Check {
+                    target: format!("adminql peak RSS ≤ 64 MB ({what})"),
+                    measured: format!("{:.1} MB", mb(peak)),
+                    met: peak.is_some_and(|p| p <= 64 * 1024 * 1024),
+                });
+            }
+        }
+        if let (Some(first), Some(last)) = (self.page_costs.first(), self.page_costs.last()) {
+            // Background statements (adminql's replica monitor) leave a few hundredths of
+            // noise per request; a count that grew with the page would differ by whole
+            // statements.
+            let constant = self
+                .page_costs
+                .iter()
+                .all(|c| (c.statements_per_op - first.statements_per_op).abs() < 0.25);
+            checks.push(Check {
+                target: "statements per allUsers request constant in page size".into(),
+                measured: self
+                    .page_costs
+                    .iter()
+                    .map(|c| format!("{:.2} at perPage {}", c.statements_per_op, c.per_page))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                met: constant && first.per_page != last.per_page,
+            });
+        }
+        // Each pooled adminql connection may hold one statement diesel did not cache until
+        // its next use (diesel-async closes it then), so the count moves by up to a pool's
+        // worth on each server; a leak grows with the number of requests instead.
+        let slack = (2 * args.pool_size) as i64;
+        let growth = self
+            .runs
+            .iter()
+            .map(|r| r.prepared_after as i64 - r.prepared_before as i64)
+            .max()
+            .unwrap_or(0);
+        let (b, a) = (
+            self.prepared_stmt_count_before,
+            self.prepared_stmt_count_after,
+        );
+        checks.push(Check {
+            target: "Prepared_stmt_count flat during each measured run".into(),
+            measured: format!(
+                "largest growth in a run {growth:+} (tolerance {slack}); first run → last: primary {} → {}, replica {} → {}",
+                b.primary, a.primary, b.replica, a.replica
+            ),
+            met: growth <= slack,
+        });
+        checks.push(Check {
+            target: "baseline sends the statements adminql sends (general log)".into(),
+            measured: self
+                .fidelity
+                .iter()
+                .map(|f| format!("{:?} {}", f.op, if f.matches { "same" } else { "differs" }))
+                .collect::<Vec<_>>()
+                .join(", "),
+            met: self.fidelity.iter().all(|f| f.matches),
+        });
+        checks
+    }
+
+    fn rows(&self) -> Vec<[String; 13]> {
+        let mut rows = Vec::new();
+        for r in &self.runs {
+            let load = match r.mode {
+                Mode::Saturation => format!("{} clients", r.concurrency),
+                Mode::FixedRate(rate) => format!("{rate:.0} req/s fixed"),
+            };
+            let ratio = match (r.target, r.mode) {
+                (Target::Adminql, Mode::Saturation) => self
+                    .ratio(r.scenario)
+                    .map_or("n/a".into(), |x| format!("{:.0}%", x * 100.0)),
+                _ => String::new(),
+            };
+            let rss = match r.target {
+                Target::Adminql => format!("{:.1}", mb(r.adminql_peak_rss)),
+                Target::Direct => String::new(),
+            };
+            let cpu = match r.target {
+                Target::Adminql => format!("{:.3}", r.adminql_cpu_s_per_1k),
+                Target::Direct => String::new(),
+            };
+            rows.push([
+                r.scenario.label().to_owned(),
+                match r.target {
+                    Target::Adminql => "adminql".into(),
+                    Target::Direct => "direct SQL".into(),
+                },
+                load,
+                format!("{:.0}", r.throughput),
+                ratio,
+                format!("{:.2}", r.p50_ms),
+                format!("{:.2}", r.p95_ms),
+                format!("{:.2}", r.p99_ms),
+                format!("{}", r.failures),
+                format!("{:.2} ({:.2})", r.statements_per_op, r.prepares_per_op),
+                cpu,
+                format!("{:.3}", r.db_cpu_s_per_1k),
+                rss,
+            ]);
+        }
+        rows
+    }
+
+    const HEADER: [&'static str; 13] = [
+        "scenario",
+        "client",
+        "load",
+        "req/s",
+        "vs direct",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "failed",
+        "stmts/op (prepares)",
+        "adminql CPU s/1k req",
+        "DB CPU s/1k req",
+        "adminql peak RSS MB",
+    ];
+
+    /// Average and largest share of the CPU other processes used during the runs.
+    pub fn other_load(&self) -> (f64, f64) {
+        let shares: Vec<f64> = self.runs.iter().map(|r| r.other_cpu_share).collect();
+        let avg = shares.iter().sum::<f64>() / shares.len().max(1) as f64;
+        (avg, shares.iter().copied().fold(0.0, f64::max))
+    }
+
+    /// The main table, aligned for a terminal.
+    pub fn text(&self) -> String {
+        let rows = self.rows();
+        let mut widths = Self::HEADER.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = format!(
+            "adminql {} on {} ({} cores)\n",
+            self.commit, self.machine.cpu, self.machine.cores
+        );
+        let line = |cells: Vec<&str>| {
+            cells
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+        };
+        let _ = writeln!(out, "{}", line(Self::HEADER.to_vec()));
+        for row in &rows {
+            let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+        }
+        let (avg, max) = self.other_load();
+        let _ = writeln!(
+            out,
+            "\nOther processes used {:.0}% of the machine's CPU on average during the runs (at most {:.0}%).",
+            avg * 100.0,
+            max * 100.0
+        );
+        for (before, seconds) in &self.rotation_waits {
+            let _ = writeln!(
+                out,
+                "Waited {seconds:.1}s for adminql to put the replica back in rotation ({before})."
+            );
+        }
+        for (message, n) in &self.adminql_warnings {
+            let _ = writeln!(out, "adminql logged {n}× {message}");
+        }
+        for c in &self.checks {
+            let _ = writeln!(
+                out,
+                "[{}] {}: {}",
+                if c.met { "met" } else { "MISSED" },
+                c.target,
+                c.measured
+            );
+        }
+        out
+    }
+
+    /// BENCHMARKS.md, whole: written by the program so no number is typed by hand.
+    pub fn markdown(&self) -> String {
+        crate::report_md::markdown(self, &Self::HEADER, &self.rows())
+    }
+}
+
+/// A one-line summary of a run, for progress output.
+pub fn line(r: &Measured) -> String {
+    let load = match r.mode {
+        Mode::Saturation => format!("{} clients", r.concurrency),
+        Mode::FixedRate(rate) => format!("{rate:.0} req/s"),
+    };
+    format!(
+        "{:<7} {:<12} {:>7.0} req/s  p50 {:>6.2}  p99 {:>7.2} ms  failed {}  stmts/op {:.2}{}",
+        match r.target {
+            Target::Adminql => "adminql",
+            Target::Direct => "direct",
+        },
+        load,
+        r.throughput,
+        r.p50_ms,
+        r.p99_ms,
+        r.failures,
+        r.statements_per_op,
+        r.failure_reasons
+            .first()
+            .map(|f| format!("  first failure: {f}"))
+            .unwrap_or_default()
+    )
+}
