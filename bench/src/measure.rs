@@ -22,6 +22,7 @@ struct Counters {
     db_cpu: f64,
     loadgen_cpu: f64,
     machine_busy: f64,
+    machine_steal: f64,
     statements: dbstats::Counters,
     prepared: u64,
 }
@@ -39,6 +40,7 @@ fn counters(env: &Env, user: &str) -> anyhow::Result<Counters> {
             .sum(),
         loadgen_cpu: procfs::own_cpu_seconds(),
         machine_busy: procfs::machine_busy_seconds(),
+        machine_steal: procfs::machine_steal_seconds(),
         statements: dbstats::counters(&env.cluster, user)?,
         prepared: prepared.primary + prepared.replica,
     })
@@ -55,6 +57,7 @@ struct Acc {
     db_cpu: f64,
     loadgen_cpu: f64,
     machine_busy: f64,
+    machine_steal: f64,
     statements: dbstats::Counters,
     peak_rss: Option<u64>,
     prepared_first: Option<u64>,
@@ -73,6 +76,7 @@ impl Acc {
             db_cpu: 0.0,
             loadgen_cpu: 0.0,
             machine_busy: 0.0,
+            machine_steal: 0.0,
             statements: dbstats::Counters::default(),
             peak_rss: None,
             prepared_first: None,
@@ -89,6 +93,7 @@ impl Acc {
         self.db_cpu += after.db_cpu - before.db_cpu;
         self.loadgen_cpu += after.loadgen_cpu - before.loadgen_cpu;
         self.machine_busy += after.machine_busy - before.machine_busy;
+        self.machine_steal += after.machine_steal - before.machine_steal;
         self.statements = self
             .statements
             .plus(&after.statements.delta(&before.statements));
@@ -149,6 +154,8 @@ impl Acc {
             adminql_peak_rss: self.peak_rss,
             replica_share: self.statements.replica_statements as f64
                 / (self.statements.statements.max(1)) as f64,
+            steal_share: (self.machine_steal / (self.seconds * env.cores as f64).max(1e-9))
+                .clamp(0.0, 1.0),
             other_cpu_share: {
                 let ours = self.adminql_cpu + self.db_cpu + self.loadgen_cpu;
                 let capacity = self.seconds * env.cores as f64;

@@ -33,6 +33,17 @@ pub fn machine_busy_seconds() -> f64 {
     busy as f64 / TICKS_PER_SECOND
 }
 
+/// CPU seconds the hypervisor has taken from this machine's CPUs so far (`steal` in
+/// `/proc/stat`): time the benchmark wanted to run but could not.
+pub fn machine_steal_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    stat.lines()
+        .find(|l| l.starts_with("cpu "))
+        .and_then(|l| l.split_whitespace().nth(8))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(0.0, |t| t as f64 / TICKS_PER_SECOND)
+}
+
 /// CPU seconds this process (the load generator) has used so far.
 pub fn own_cpu_seconds() -> f64 {
     cpu_seconds(std::process::id()).unwrap_or(0.0)

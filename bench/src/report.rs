@@ -58,6 +58,8 @@ pub struct Measured {
     /// Share of the machine's CPU capacity used by processes other than adminql, MariaDB
     /// and the load generator during the run (noise from other work on a shared machine).
     pub other_cpu_share: f64,
+    /// Share of the machine's CPU capacity the hypervisor took (steal) during the run.
+    pub steal_share: f64,
     /// `Prepared_stmt_count` of both servers together when the measured run started and
     /// when it ended.
     pub prepared_before: u64,
@@ -522,7 +524,16 @@ impl Report {
 
     /// Average and largest share of the CPU other processes used during the runs.
     pub fn other_load(&self) -> (f64, f64) {
-        let shares: Vec<f64> = self.runs.iter().map(|r| r.other_cpu_share).collect();
+        Self::avg_max(self.runs.iter().map(|r| r.other_cpu_share))
+    }
+
+    /// Average and largest share of the CPU the hypervisor stole during the runs.
+    pub fn steal(&self) -> (f64, f64) {
+        Self::avg_max(self.runs.iter().map(|r| r.steal_share))
+    }
+
+    fn avg_max(shares: impl Iterator<Item = f64>) -> (f64, f64) {
+        let shares: Vec<f64> = shares.collect();
         let avg = shares.iter().sum::<f64>() / shares.len().max(1) as f64;
         (avg, shares.iter().copied().fold(0.0, f64::max))
     }
@@ -553,11 +564,14 @@ impl Report {
             let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
         }
         let (avg, max) = self.other_load();
+        let (steal, steal_max) = self.steal();
         let _ = writeln!(
             out,
-            "\nOther processes used {:.0}% of the machine's CPU on average during the runs (at most {:.0}%).",
+            "\nOther processes used {:.0}% of the machine's CPU on average during the runs (at most {:.0}%); the hypervisor took {:.0}% (at most {:.0}%).",
             avg * 100.0,
-            max * 100.0
+            max * 100.0,
+            steal * 100.0,
+            steal_max * 100.0
         );
         for (before, seconds) in &self.rotation_waits {
             let _ = writeln!(

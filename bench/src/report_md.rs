@@ -57,15 +57,19 @@ pub fn markdown(report: &Report, header: &[&str], rows: &[[String; 13]]) -> Stri
     );
     let _ = writeln!(out, "- **Reproduce:** `{}`", report.command);
     let (avg, max) = report.other_load();
+    let (steal, steal_max) = report.steal();
     let _ = writeln!(
         out,
-        "\nThe machine is shared with other work (compiles, test suites), so absolute requests \
-         per second move from run to run: during these runs other processes used {:.0}% of its \
-         CPU on average (at most {:.0}% during one run). What matters is the ratio to the \
+        "\nThe machine is shared with other work (compiles, test suites) and is a virtual \
+         machine, so absolute requests per second move from run to run: during these runs \
+         other processes used {:.0}% of its CPU on average (at most {:.0}% during one run) and \
+         the hypervisor took {:.0}% (at most {:.0}%). What matters is the ratio to the \
          direct-SQL baseline, measured in the same run on the same servers, in alternating \
          slices of {} s so that outside load weighs on both alike.\n",
         avg * 100.0,
         max * 100.0,
+        steal * 100.0,
+        steal_max * 100.0,
         report.settings.duration_s / report.settings.rounds as f64
     );
 

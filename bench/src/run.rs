@@ -67,7 +67,10 @@ pub async fn main(args: Args) -> anyhow::Result<bool> {
     std::fs::create_dir_all(&work)?;
     let result = run(args, build, &work, started).await;
     // adminql's log outlives the run, for a look at what it warned about.
-    let _ = std::fs::copy(work.join("adminql.log"), repo.join("bench/target/adminql.log"));
+    let _ = std::fs::copy(
+        work.join("adminql.log"),
+        repo.join("bench/target/adminql.log"),
+    );
     let _ = std::fs::remove_dir_all(&work);
     result
 }
