@@ -168,15 +168,7 @@ async fn errors_leak_nothing_and_carry_the_request_id() {
 async fn introspection_is_for_admins_in_production() {
     let app = TestApp::mysql().start().await;
     let query = json!({ "query": "{ __schema { queryType { name } } }" });
-    let anonymous: Value = reqwest::Client::new()
-        .post(app.url("/graphql"))
-        .json(&query)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let anonymous = app.post_fresh(None, &[], &query).await;
     assert!(
         anonymous["errors"].is_array(),
         "anonymous introspection refused: {anonymous}"
@@ -184,30 +176,22 @@ async fn introspection_is_for_admins_in_production() {
     let (_, admin) = post_json(&app, query).await;
     assert_eq!(admin["data"]["__schema"]["queryType"]["name"], "Query");
 
-    let typo: Value = reqwest::Client::new()
-        .post(app.url("/graphql"))
-        .json(&json!({ "query": "{ allUser { id } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let typo = app
+        .post_fresh(None, &[], &json!({ "query": "{ allUser { id } }" }))
+        .await;
     assert!(
         !typo.to_string().contains("Did you mean"),
         "no suggestions for anonymous clients: {typo}"
     );
 
     let open = TestApp::sqlite().start().await;
-    let anonymous: Value = reqwest::Client::new()
-        .post(open.url("/graphql"))
-        .json(&json!({ "query": "{ __schema { queryType { name } } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let anonymous = open
+        .post_fresh(
+            None,
+            &[],
+            &json!({ "query": "{ __schema { queryType { name } } }" }),
+        )
+        .await;
     assert_eq!(
         anonymous["data"]["__schema"]["queryType"]["name"], "Query",
         "the embedded default allows it"

@@ -174,48 +174,33 @@ async fn lagging_replica_read_your_writes_and_rotation() {
     assert_eq!(body["extensions"]["consistencyToken"], json!(header));
 
     let name_query = json!({ "query": "{ me { name } }" });
-    let with_token = reqwest::Client::new()
-        .post(app.url("/graphql"))
-        .bearer_auth(&app.admin_token)
-        .header("x-consistency-token", &header)
-        .json(&name_query)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let with_token = app
+        .post_fresh(
+            Some(&app.admin_token),
+            &[("x-consistency-token", &header)],
+            &name_query,
+        )
+        .await;
     assert_eq!(
         with_token["data"]["me"]["name"], "Fresh",
         "a read with the token sees the write"
     );
     let cookie_pair = cookie.split(';').next().unwrap().to_owned();
-    let with_cookie = reqwest::Client::new()
-        .post(app.url("/graphql"))
-        .bearer_auth(&app.admin_token)
-        .header("cookie", cookie_pair)
-        .json(&name_query)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let with_cookie = app
+        .post_fresh(
+            Some(&app.admin_token),
+            &[("cookie", &cookie_pair)],
+            &name_query,
+        )
+        .await;
     assert_eq!(
         with_cookie["data"]["me"]["name"], "Fresh",
         "the cookie works like the header"
     );
     // A client without the cookie (app.client keeps cookies like a browser).
-    let without: Value = reqwest::Client::new()
-        .post(app.url("/graphql"))
-        .bearer_auth(&app.admin_token)
-        .json(&name_query)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let without = app
+        .post_fresh(Some(&app.admin_token), &[], &name_query)
+        .await;
     assert_eq!(
         without["data"]["me"]["name"], "Administrator",
         "without a token the lagging replica answers"
@@ -244,16 +229,9 @@ async fn lagging_replica_read_your_writes_and_rotation() {
         |s| s["replicas"][0]["inRotation"] == false,
     )
     .await;
-    let after: Value = reqwest::Client::new()
-        .post(app.url("/graphql"))
-        .bearer_auth(&app.admin_token)
-        .json(&name_query)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after = app
+        .post_fresh(Some(&app.admin_token), &[], &name_query)
+        .await;
     assert_eq!(
         after["data"]["me"]["name"], "Fresh",
         "reads moved to the primary"

@@ -124,6 +124,29 @@ impl TestApp {
         (id, token)
     }
 
+    /// POSTs `body` from a fresh client that keeps no cookies (unlike `self.client`, which
+    /// carries the consistency cookie like a browser); returns the JSON response.
+    pub async fn post_fresh(
+        &self,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> Value {
+        let mut req = reqwest::Client::new().post(self.url("/graphql")).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send()
+            .await
+            .expect("request reaches the server")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     /// Sends a raw request body with the given content type and headers.
     pub async fn post_raw(
         &self,
