@@ -155,10 +155,6 @@ impl JwtKeys {
         }
         Ok(data.claims)
     }
-
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
 }
 
 #[cfg(test)]

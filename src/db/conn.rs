@@ -105,8 +105,12 @@ impl DbConn {
         }
     }
 
-    pub fn is_mysql(&self) -> bool {
-        matches!(self, DbConn::Mysql(_))
+    /// Takes a broken connection out of its pool so it is closed instead of recycled.
+    pub fn discard(self) {
+        match self {
+            DbConn::Mysql(c) => drop(Object::take(c)),
+            DbConn::Sqlite(c) => drop(Object::take(c)),
+        }
     }
 }
 
@@ -119,15 +123,5 @@ async fn finish<C: AsyncConnection>(conn: &mut C, commit: bool) -> diesel::Query
         C::TransactionManager::commit_transaction(conn).await
     } else {
         C::TransactionManager::rollback_transaction(conn).await
-    }
-}
-
-impl DbConn {
-    /// Takes a broken connection out of its pool so it is closed instead of recycled.
-    pub fn discard(self) {
-        match self {
-            DbConn::Mysql(c) => drop(Object::take(c)),
-            DbConn::Sqlite(c) => drop(Object::take(c)),
-        }
     }
 }

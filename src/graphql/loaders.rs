@@ -12,7 +12,7 @@ use scoped_futures::ScopedBoxFuture;
 
 use super::context::{Route, read_on};
 use crate::db::{Database, DbConn, Token};
-use crate::error::{AppError, AppResult};
+use crate::error::AppError;
 use crate::permission::loader::{PermissionsByRole, PermissionsByUser};
 use crate::role::loader::RolesByUser;
 use crate::user::loader::{UserById, UsersByRole};
@@ -113,5 +113,3 @@ pub fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
 pub fn load_error(error: LoadError) -> AppError {
     AppError::internal(anyhow::anyhow!("{error}"))
 }
-
-pub type LoadResult<T> = AppResult<T>;
