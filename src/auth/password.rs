@@ -3,7 +3,9 @@
 //! Hashing is CPU- and memory-heavy on purpose, so it runs on a few dedicated threads fed by
 //! a queue: a flood of sign-ins waits its turn instead of exhausting the async workers, and
 //! memory stays bounded. (On tokio's blocking pool each new thread kept its own ~19 MiB
-//! malloc arena: the benchmark's sign-in scenario peaked at 770 MB of RSS.)
+//! malloc arena: the benchmark's sign-in scenario peaked at 770 MB of RSS.) There is one
+//! hashing thread per CPU the process may use, at most four: more would not hash faster, and
+//! each one holds ~19 MiB while it works.
 
 use std::sync::{LazyLock, Mutex, mpsc};
 
@@ -12,8 +14,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::error::{AppError, AppResult};
 
-/// Hashing threads, so at most this many hashes at once (each takes ~19 MiB).
-const HASH_THREADS: usize = 4;
+/// Most hashing threads, so at most this many hashes at once (each takes ~19 MiB).
+const MAX_HASH_THREADS: usize = 4;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -21,7 +23,11 @@ type Job = Box<dyn FnOnce() + Send>;
 static QUEUE: LazyLock<Mutex<mpsc::Sender<Job>>> = LazyLock::new(|| {
     let (sender, receiver) = mpsc::channel::<Job>();
     let receiver = std::sync::Arc::new(Mutex::new(receiver));
-    for i in 0..HASH_THREADS {
+    // available_parallelism honours cgroup CPU quotas, so a pod limited to 2 CPUs gets 2.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_HASH_THREADS);
+    for i in 0..threads {
         let receiver = receiver.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("argon2-{i}"))
