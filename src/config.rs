@@ -31,6 +31,7 @@ pub const KNOWN_VARS: &[&str] = &[
     "CORS_ALLOWED_ORIGINS",
     "TRUST_FORWARDED_FOR",
     "GRAPHQL_MAX_PAGE_SIZE",
+    "GRAPHQL_COUNT_CACHE_TTL",
     "GRAPHQL_MAX_DEPTH",
     "GRAPHQL_MAX_COMPLEXITY",
     "GRAPHQL_MAX_FIELDS",
@@ -131,6 +132,8 @@ pub struct HttpConfig {
 #[derive(Clone, Debug)]
 pub struct GraphqlConfig {
     pub max_page_size: u32,
+    /// How long a list total may be reused (see `graphql::count_cache`); zero: never.
+    pub count_cache_ttl: Duration,
     pub max_depth: usize,
     pub max_complexity: usize,
     pub max_fields: usize,
@@ -247,6 +250,7 @@ impl Config {
 
         let graphql = GraphqlConfig {
             max_page_size: env.number("GRAPHQL_MAX_PAGE_SIZE", 100, 1..=10_000)?,
+            count_cache_ttl: env.duration_or_zero("GRAPHQL_COUNT_CACHE_TTL", "1s")?,
             max_depth: env.number("GRAPHQL_MAX_DEPTH", 10, 2..=100)?,
             max_complexity: env.number("GRAPHQL_MAX_COMPLEXITY", 20_000, 10..=10_000_000)?,
             max_fields: env.number("GRAPHQL_MAX_FIELDS", 200, 1..=100_000)?,
@@ -341,17 +345,22 @@ impl Env {
     }
 
     fn duration(&self, var: &'static str, default: &str) -> Result<Duration, ConfigError> {
-        let raw = self.get(var).unwrap_or_else(|| default.into());
-        let parsed = humantime::parse_duration(raw.trim()).map_err(|_| {
-            ConfigError::new(
-                var,
-                format!("'{raw}' is not a duration like 500ms, 5s or 15m"),
-            )
-        })?;
+        let parsed = self.duration_or_zero(var, default)?;
         if parsed.is_zero() {
             return Err(ConfigError::new(var, "must be greater than zero"));
         }
         Ok(parsed)
+    }
+
+    /// A duration where zero means "off".
+    fn duration_or_zero(&self, var: &'static str, default: &str) -> Result<Duration, ConfigError> {
+        let raw = self.get(var).unwrap_or_else(|| default.into());
+        humantime::parse_duration(raw.trim()).map_err(|_| {
+            ConfigError::new(
+                var,
+                format!("'{raw}' is not a duration like 500ms, 5s or 15m"),
+            )
+        })
     }
 
     fn number<T>(

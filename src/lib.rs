@@ -24,6 +24,8 @@ use crate::auth::session::AuthState;
 use crate::config::Config;
 use crate::db::Database;
 use crate::graphql::AppSchema;
+use crate::graphql::count_cache::CountCache;
+use crate::graphql::documents::DocumentCache;
 use crate::graphql::limits::QueryLimits;
 
 /// What every handler can reach. Cheap to clone.
@@ -37,6 +39,10 @@ pub struct AppState {
     pub auth: Arc<AuthState>,
     /// Checked on every document before it runs.
     pub limits: QueryLimits,
+    /// List totals; every mutation drops them.
+    pub counts: Arc<CountCache>,
+    /// Parsed documents by source text.
+    pub documents: Arc<DocumentCache>,
 }
 
 /// The router and the state behind it.
@@ -58,9 +64,14 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
         ),
         refresh_ttl: config.auth.refresh_token_ttl,
     });
-    let schema = graphql::build_schema(&config, db.clone(), auth.clone());
-    let introspection_schema =
-        graphql::build_introspection_schema(&config, db.clone(), auth.clone());
+    let counts = Arc::new(CountCache::new(config.graphql.count_cache_ttl));
+    let shared = graphql::Shared {
+        database: db.clone(),
+        auth: auth.clone(),
+        counts: counts.clone(),
+    };
+    let schema = graphql::build_schema(&config, shared.clone());
+    let introspection_schema = graphql::build_introspection_schema(&config, shared);
     db.spawn_monitor();
     let limits = QueryLimits {
         max_depth: config.graphql.max_depth,
@@ -76,6 +87,8 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
         schema,
         introspection_schema,
         auth,
+        counts,
+        documents: Arc::default(),
     };
     Ok(App {
         router: http::router(state.clone()),

@@ -9,7 +9,7 @@ use super::repo;
 use crate::auth::principal::{Require, perm};
 use crate::error::AppError;
 use crate::graphql::Limits;
-use crate::graphql::context::read;
+use crate::graphql::context::{count, read};
 use crate::graphql::list::{self, ListMetadata, date_range, filter_ids, gid, parse_id, utc};
 use crate::graphql::loaders::{load_error, loaders};
 use crate::user::graphql::User;
@@ -169,7 +169,10 @@ impl AuditQuery {
         filter: Option<AuditLogFilter>,
     ) -> Result<ListMetadata> {
         let filter = filter.unwrap_or_default().parse()?;
-        let count = read(ctx, |c| repo::count(c, &filter).scope_boxed()).await?;
+        let count = count(ctx, "audit_log", &filter, |c| {
+            repo::count(c, &filter).scope_boxed()
+        })
+        .await?;
         Ok(ListMetadata { count })
     }
 }

@@ -1,10 +1,13 @@
 //! Per-request data the HTTP layer puts into every GraphQL request, and the one way resolvers
 //! get a database connection.
 
+use std::sync::Arc;
+
 use async_graphql::Context;
 use diesel::QueryResult;
 use scoped_futures::ScopedBoxFuture;
 
+use super::count_cache::CountCache;
 use crate::db::{Database, DbConn, DbError, Token};
 use crate::error::AppResult;
 
@@ -43,6 +46,33 @@ where
     let db = ctx.data_unchecked::<Database>();
     let request = ctx.data_unchecked::<RequestContext>();
     Ok(read_on(db, request.route, request.consistency.as_ref(), f).await?)
+}
+
+/// A list total (`_allXsMeta`) through [`read`], kept in the [`CountCache`] when the request
+/// may see a slightly older total: a query whose client has not written recently.
+pub async fn count<'a, F>(
+    ctx: &Context<'_>,
+    resource: &'static str,
+    filter: &impl std::fmt::Debug,
+    count: F,
+) -> AppResult<i64>
+where
+    F: for<'c> FnMut(&'c mut DbConn) -> ScopedBoxFuture<'a, 'c, QueryResult<i64>> + Send + 'a,
+{
+    let request = request(ctx);
+    let cache = ctx.data_unchecked::<Arc<CountCache>>();
+    let pending = match request.route {
+        Route::Read if request.consistency.is_none() => match cache.lookup(resource, filter) {
+            Ok(total) => return Ok(total),
+            Err(pending) => pending,
+        },
+        _ => None,
+    };
+    let total = read(ctx, count).await?;
+    if let Some(pending) = pending {
+        cache.store(pending, total);
+    }
+    Ok(total)
 }
 
 /// [`read`] without a GraphQL context (DataLoaders, the auth check).

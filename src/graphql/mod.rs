@@ -2,6 +2,8 @@
 //! the limits every request runs under.
 
 pub mod context;
+pub mod count_cache;
+pub mod documents;
 pub mod limits;
 pub mod list;
 pub mod loaders;
@@ -10,6 +12,7 @@ use std::sync::Arc;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
+use self::count_cache::CountCache;
 use crate::audit::graphql::AuditQuery;
 use crate::auth::graphql::AuthMutation;
 use crate::auth::session::AuthState;
@@ -45,32 +48,32 @@ pub struct Limits {
 /// Apollo, react-admin) nests type references about 13 levels deep.
 pub const INTROSPECTION_DEPTH: usize = 20;
 
-/// Builds the executable schema; `database` and `config` become schema data.
-pub fn build_schema(config: &Config, database: Database, auth: Arc<AuthState>) -> AppSchema {
-    build_with_depth(config, database, auth, config.graphql.max_depth)
+/// What every resolver may read from the schema data, besides the configuration.
+#[derive(Clone)]
+pub struct Shared {
+    pub database: Database,
+    pub auth: Arc<AuthState>,
+    pub counts: Arc<CountCache>,
+}
+
+/// Builds the executable schema; `shared` and parts of `config` become schema data.
+pub fn build_schema(config: &Config, shared: Shared) -> AppSchema {
+    build_with_depth(config, shared, config.graphql.max_depth)
 }
 
 /// The schema that serves introspection-only requests.
-pub fn build_introspection_schema(
-    config: &Config,
-    database: Database,
-    auth: Arc<AuthState>,
-) -> AppSchema {
+pub fn build_introspection_schema(config: &Config, shared: Shared) -> AppSchema {
     let depth = config.graphql.max_depth.max(INTROSPECTION_DEPTH);
-    build_with_depth(config, database, auth, depth)
+    build_with_depth(config, shared, depth)
 }
 
-fn build_with_depth(
-    config: &Config,
-    database: Database,
-    auth: Arc<AuthState>,
-    depth: usize,
-) -> AppSchema {
+fn build_with_depth(config: &Config, shared: Shared, depth: usize) -> AppSchema {
     schema_builder()
         .limit_depth(depth)
         .limit_complexity(config.graphql.max_complexity)
-        .data(database)
-        .data(auth)
+        .data(shared.database)
+        .data(shared.auth)
+        .data(shared.counts)
         .data(Limits {
             max_page_size: config.graphql.max_page_size,
             password_min_length: config.auth.password_min_length,

@@ -89,6 +89,7 @@ async fn execute(
 ) -> Response {
     let started = Instant::now();
     let request_id = request_id(&headers);
+    state.documents.parse(&mut request);
     let Operation {
         route,
         introspection_only,
@@ -201,7 +202,11 @@ async fn execute(
     };
     let (mut response, committed) = match route {
         // A mutation's last commit becomes the client's consistency token.
-        Route::Write => track_commits(schema.execute(request)).await,
+        Route::Write => {
+            let done = track_commits(schema.execute(request)).await;
+            state.counts.invalidate();
+            done
+        }
         Route::Read => (schema.execute(request).await, None),
     };
     if anonymous && !may_introspect {

@@ -8,7 +8,7 @@ use super::repo;
 use crate::auth::principal::{Require, perm};
 use crate::error::AppError;
 use crate::graphql::Limits;
-use crate::graphql::context::read;
+use crate::graphql::context::{count, read};
 use crate::graphql::list::{self, ListMetadata};
 
 /// A permission code such as `user:read`, granted to users through roles.
@@ -111,7 +111,10 @@ impl PermissionQuery {
         filter: Option<PermissionFilter>,
     ) -> Result<ListMetadata> {
         let filter = filter.unwrap_or_default().parse()?;
-        let count = read(ctx, |c| repo::count(c, &filter).scope_boxed()).await?;
+        let count = count(ctx, "permissions", &filter, |c| {
+            repo::count(c, &filter).scope_boxed()
+        })
+        .await?;
         Ok(ListMetadata { count })
     }
 }

@@ -12,7 +12,7 @@ use crate::auth::principal::{Require, SignedIn, perm, principal};
 use crate::db::{Database, DbConn};
 use crate::error::AppError;
 use crate::graphql::Limits;
-use crate::graphql::context::{actor, conn, read};
+use crate::graphql::context::{actor, conn, count, read};
 use crate::graphql::list::{self, ListMetadata, date_range, filter_ids, gid, parse_id, utc};
 use crate::graphql::loaders::{group, load_error, loaders};
 use crate::permission::graphql::Permission;
@@ -286,7 +286,10 @@ impl UserQuery {
         filter: Option<UserFilter>,
     ) -> Result<ListMetadata> {
         let filter = filter.unwrap_or_default().parse()?;
-        let count = read(ctx, |c| repo::count(c, &filter).scope_boxed()).await?;
+        let count = count(ctx, "users", &filter, |c| {
+            repo::count(c, &filter).scope_boxed()
+        })
+        .await?;
         Ok(ListMetadata { count })
     }
 

@@ -460,3 +460,175 @@ async fn nested_list_costs_constant_statements() {
         costs[0]
     );
 }
+
+/// Adds a user behind the pod's back (as another pod would) and waits until the pod's read
+/// connections see it.
+async fn insert_elsewhere(app: &TestApp, email: &str, expected_total: i64) {
+    {
+        let (mut conn, _) = app.state.db.write().await.unwrap();
+        let at = now();
+        user_repo::insert(
+            &mut conn,
+            &NewUser {
+                email,
+                name: "Elsewhere",
+                password_hash: "x",
+                active: true,
+                token_version: 0,
+                created_at: at,
+                updated_at: at,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    for _ in 0..200 {
+        let (mut conn, _) = app.state.db.read().await.unwrap();
+        if user_repo::count_all(&mut conn).await.unwrap() == expected_total {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the replica never showed {email}");
+}
+
+async fn list_totals_are_reused_except_after_writes(backend: Backend) {
+    let app = TestApp::on(backend)
+        .env("GRAPHQL_COUNT_CACHE_TTL", "1h")
+        .start()
+        .await;
+    let meta = json!({ "query": "{ _allUsersMeta { count } }" });
+    let total = |body: Value| {
+        assert!(body["errors"].is_null(), "{body}");
+        body["data"]["_allUsersMeta"]["count"].as_i64().unwrap()
+    };
+    // Clients without cookies and without a token: they have not written.
+    let first = total(app.post_fresh(Some(&app.admin_token), &[], &meta).await);
+
+    insert_elsewhere(&app, "elsewhere-1@example.com", first + 1).await;
+    assert_eq!(
+        total(app.post_fresh(Some(&app.admin_token), &[], &meta).await),
+        first,
+        "within the TTL the pod answers from its cache"
+    );
+    let recent_writer = [("x-consistency-token", "0-1-1")];
+    assert_eq!(
+        total(
+            app.post_fresh(Some(&app.admin_token), &recent_writer, &meta)
+                .await
+        ),
+        first + 1,
+        "a client carrying a consistency token always counts afresh"
+    );
+
+    // A mutation on this pod drops its totals.
+    let created = app
+        .post_fresh(
+            Some(&app.admin_token),
+            &[],
+            &json!({ "query": "mutation { createUser(email: \"here@example.com\", name: \"Here\", password: \"password-1234\") { id } }" }),
+        )
+        .await;
+    assert!(created["errors"].is_null(), "{created}");
+    let (mut conn, _) = app.state.db.write().await.unwrap();
+    let expected = user_repo::count_all(&mut conn).await.unwrap();
+    drop(conn);
+    assert_eq!(expected, first + 2);
+    if backend == Backend::Mysql {
+        let cluster = cluster();
+        tokio::task::spawn_blocking(move || {
+            cluster.wait_for_replicas(std::time::Duration::from_secs(30))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    assert_eq!(
+        total(app.post_fresh(Some(&app.admin_token), &[], &meta).await),
+        first + 2,
+        "after a mutation on this pod the total is counted again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_totals_are_reused_except_after_writes_mysql() {
+    list_totals_are_reused_except_after_writes(Backend::Mysql).await;
+}
+
+#[tokio::test]
+async fn list_totals_are_reused_except_after_writes_sqlite() {
+    list_totals_are_reused_except_after_writes(Backend::Sqlite).await;
+}
+
+/// Every sort field lists every user exactly once and in order, users who never signed in
+/// (a NULL `lastLoginAt`) included: the page query adds a condition over the sort column that
+/// every row must meet.
+async fn every_sort_lists_every_user(backend: Backend) {
+    let app = TestApp::on(backend).start().await;
+    for (email, name) in [
+        ("c@example.com", "Cy"),
+        ("a@example.com", "Al"),
+        ("b@example.com", "Bo"),
+    ] {
+        create_user(&app, email, name, json!([])).await;
+    }
+    app.login("a@example.com", "password-1234").await;
+    let query = "query($s: String, $o: String) { allUsers(sortField: $s, sortOrder: $o) { email lastLoginAt } _allUsersMeta { count } }";
+    for field in [
+        "id",
+        "email",
+        "name",
+        "active",
+        "createdAt",
+        "updatedAt",
+        "lastLoginAt",
+    ] {
+        for order in ["ASC", "DESC"] {
+            let data = ok(app.gql(query, json!({ "s": field, "o": order })).await);
+            let users = data["allUsers"].as_array().unwrap();
+            let mut emails: Vec<&str> =
+                users.iter().map(|u| u["email"].as_str().unwrap()).collect();
+            assert_eq!(
+                users.len() as i64,
+                data["_allUsersMeta"]["count"].as_i64().unwrap(),
+                "{field} {order}: {data}"
+            );
+            if field == "email" {
+                let mut sorted = emails.clone();
+                sorted.sort_unstable();
+                if order == "DESC" {
+                    sorted.reverse();
+                }
+                assert_eq!(emails, sorted, "{field} {order}");
+            }
+            if field == "lastLoginAt" {
+                // NULLs sort first ascending, last descending, on both backends.
+                let signed_in: Vec<bool> =
+                    users.iter().map(|u| u["lastLoginAt"].is_string()).collect();
+                let mut expected = signed_in.clone();
+                expected.sort_unstable();
+                if order == "DESC" {
+                    expected.reverse();
+                }
+                assert_eq!(signed_in, expected, "{field} {order}: {data}");
+            }
+            emails.sort_unstable();
+            emails.dedup();
+            assert_eq!(
+                emails.len(),
+                users.len(),
+                "{field} {order}: a user listed twice"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sort_lists_every_user_mysql() {
+    every_sort_lists_every_user(Backend::Mysql).await;
+}
+
+#[tokio::test]
+async fn every_sort_lists_every_user_sqlite() {
+    every_sort_lists_every_user(Backend::Sqlite).await;
+}
