@@ -145,7 +145,7 @@ pub fn plans(env: &Env) -> anyhow::Result<Vec<dbstats::Plan>> {
             format!("allUsers page {page} (OFFSET {}): ids", page * per_page),
             dbstats::bind(
                 LIST_USER_IDS,
-                &[&per_page.to_string(), &(page * per_page).to_string()],
+                &["''", &per_page.to_string(), &(page * per_page).to_string()],
             ),
         ));
     }
