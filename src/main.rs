@@ -69,7 +69,7 @@ fn runtime(message: impl std::fmt::Display) -> Failure {
 }
 
 fn main() -> ExitCode {
-    pin_mmap_threshold();
+    tune_malloc();
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::PrintSchema => {
@@ -91,17 +91,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// Makes glibc serve every block of 1 MiB or more with its own mapping, returned to the system
-/// when freed. By default glibc raises that threshold to the largest block freed so far, so
-/// after the first sign-in argon2's 19 MiB work buffers came from per-thread arenas that never
-/// shrink: 60 MB of RSS outside sign-in, 427 MB during a burst of them (bench/README.md).
-/// `MALLOC_MMAP_THRESHOLD_` in the environment still wins.
-fn pin_mmap_threshold() {
+/// Tunes glibc's malloc for a small, steady footprint; `MALLOC_MMAP_THRESHOLD_` and
+/// `MALLOC_ARENA_MAX` in the environment still win.
+/// - Every block of 1 MiB or more gets its own mapping, returned to the system when freed. By
+///   default glibc raises that threshold to the largest block freed so far, so after the first
+///   sign-in argon2's 19 MiB work buffers came from arenas that never shrink: 60 MB of RSS
+///   outside sign-in, 427 MB during a burst of them (bench/README.md).
+/// - At most two arenas: each thread that allocates otherwise gets its own (up to 8 per CPU),
+///   and their fragments added 10 MB under load; the benchmark saw no throughput change.
+fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+    {
+        let unset = |name: &str| std::env::var_os(name).is_none();
         // SAFETY: mallopt only tunes glibc's allocator; it runs before any other thread exists.
         unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+            if unset("MALLOC_MMAP_THRESHOLD_") {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+            }
+            if unset("MALLOC_ARENA_MAX") {
+                libc::mallopt(libc::M_ARENA_MAX, 2);
+            }
         }
     }
 }
