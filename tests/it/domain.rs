@@ -2,7 +2,8 @@
 //! operation, every error code, transactional rollback, guardrails, and the statement count
 //! of a nested list.
 
-use adminql::user::model::{NewUser, now};
+use adminql::db::DbConn;
+use adminql::user::model::{NewUser, UserRow, now};
 use adminql::user::repo as user_repo;
 use serde_json::{Value, json};
 
@@ -35,6 +36,21 @@ async fn create_user(app: &TestApp, email: &str, name: &str, roles: Value) -> Va
         json!({ "e": email, "n": name, "p": "password-1234", "r": roles }),
     )
     .await
+}
+
+/// Inserts an active user straight through the repository: no GraphQL, no audit row.
+async fn insert_user(conn: &mut DbConn, email: &str, name: &str, password_hash: &str) -> UserRow {
+    let at = now();
+    let user = NewUser {
+        email,
+        name,
+        password_hash,
+        active: true,
+        token_version: 0,
+        created_at: at,
+        updated_at: at,
+    };
+    user_repo::insert(conn, &user).await.unwrap()
 }
 
 async fn role_id(app: &TestApp, name: &str) -> String {
@@ -401,22 +417,8 @@ async fn nested_list_costs_constant_statements() {
     {
         let (mut conn, _) = app.state.db.write().await.unwrap();
         for i in 0..120 {
-            let at = now();
             let email = format!("bulk{i:03}@example.com");
-            let user = user_repo::insert(
-                &mut conn,
-                &NewUser {
-                    email: &email,
-                    name: "Bulk",
-                    password_hash: &hash,
-                    active: true,
-                    token_version: 0,
-                    created_at: at,
-                    updated_at: at,
-                },
-            )
-            .await
-            .unwrap();
+            let user = insert_user(&mut conn, &email, "Bulk", &hash).await;
             if i % 2 == 0 {
                 user_repo::set_roles(&mut conn, user.id, &[admin_role])
                     .await
@@ -466,21 +468,7 @@ async fn nested_list_costs_constant_statements() {
 async fn insert_elsewhere(app: &TestApp, email: &str, expected_total: i64) {
     {
         let (mut conn, _) = app.state.db.write().await.unwrap();
-        let at = now();
-        user_repo::insert(
-            &mut conn,
-            &NewUser {
-                email,
-                name: "Elsewhere",
-                password_hash: "x",
-                active: true,
-                token_version: 0,
-                created_at: at,
-                updated_at: at,
-            },
-        )
-        .await
-        .unwrap();
+        insert_user(&mut conn, email, "Elsewhere", "x").await;
     }
     for _ in 0..200 {
         let (mut conn, _) = app.state.db.read().await.unwrap();
