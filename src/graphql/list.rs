@@ -171,6 +171,13 @@ pub fn utc(at: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
     at.and_utc()
 }
 
+/// Puts `rows`, fetched by the ids of a page, back in the page's order.
+pub fn in_page_order<T>(ids: &[i64], rows: &mut [T], id: impl Fn(&T) -> i64) {
+    let position: std::collections::HashMap<i64, usize> =
+        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    rows.sort_by_key(|row| position.get(&id(row)).copied().unwrap_or(usize::MAX));
+}
+
 /// Parses `ids` plus a single `id` from a filter into one optional list.
 pub fn filter_ids(ids: Option<&[ID]>, id: Option<&ID>) -> AppResult<Option<Vec<i64>>> {
     let mut out = ids.map(|ids| parse_ids("filter.ids", ids)).transpose()?;

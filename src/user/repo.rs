@@ -7,7 +7,7 @@ use super::model::{NewUser, UserChanges, UserFilter, UserRow, UserSort};
 use crate::db::DbConn;
 use crate::db::schema::{roles, user_roles, users};
 use crate::db::sql::{EARLIEST, lower};
-use crate::graphql::list::{Page, Sort, SortOrder, like_pattern};
+use crate::graphql::list::{Page, Sort, SortOrder, in_page_order, like_pattern};
 use crate::{db_run, insert_all};
 
 pub async fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
@@ -128,9 +128,7 @@ pub async fn list(
         return Ok(Vec::new());
     }
     let mut rows = by_ids(conn, &ids).await?;
-    let position: std::collections::HashMap<i64, usize> =
-        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    rows.sort_by_key(|row| position.get(&row.id).copied().unwrap_or(usize::MAX));
+    in_page_order(&ids, &mut rows, |row| row.id);
     Ok(rows)
 }
 

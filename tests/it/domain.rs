@@ -620,3 +620,57 @@ async fn every_sort_lists_every_user_mysql() {
 async fn every_sort_lists_every_user_sqlite() {
     every_sort_lists_every_user(Backend::Sqlite).await;
 }
+
+/// Audit entries page by page equal the whole list, in order, for every sort.
+async fn audit_pages_follow_the_sort(backend: Backend) {
+    let app = TestApp::on(backend).start().await;
+    for (email, name) in [("p@example.com", "Pa"), ("q@example.com", "Qu")] {
+        ok(create_user(&app, email, name, json!([])).await);
+    }
+    let query = "query($p: Int, $n: Int, $s: String, $o: String) { allAuditLogs(page: $p, perPage: $n, sortField: $s, sortOrder: $o) { id at action } _allAuditLogsMeta { count } }";
+    for field in ["id", "at", "action"] {
+        for order in ["ASC", "DESC"] {
+            let all = ok(app
+                .gql(query, json!({ "n": 100, "s": field, "o": order }))
+                .await);
+            let whole: Vec<Value> = all["allAuditLogs"].as_array().unwrap().clone();
+            assert!(whole.len() >= 2, "{all}");
+            assert_eq!(
+                whole.len() as i64,
+                all["_allAuditLogsMeta"]["count"].as_i64().unwrap()
+            );
+            let mut paged = Vec::new();
+            for page in 0..whole.len() {
+                let data = ok(app
+                    .gql(query, json!({ "p": page, "n": 1, "s": field, "o": order }))
+                    .await);
+                paged.extend(data["allAuditLogs"].as_array().unwrap().iter().cloned());
+            }
+            assert_eq!(
+                paged, whole,
+                "{field} {order}: pages differ from the whole list"
+            );
+            let keys: Vec<String> = whole.iter().map(|e| e[field].to_string()).collect();
+            let mut sorted = keys.clone();
+            if field == "id" {
+                sorted.sort_by_key(|k| k.trim_matches('"').parse::<i64>().unwrap());
+            } else {
+                sorted.sort();
+            }
+            if order == "DESC" {
+                sorted.reverse();
+            }
+            assert_eq!(keys, sorted, "{field} {order}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_pages_follow_the_sort_mysql() {
+    audit_pages_follow_the_sort(Backend::Mysql).await;
+}
+
+#[tokio::test]
+async fn audit_pages_follow_the_sort_sqlite() {
+    audit_pages_follow_the_sort(Backend::Sqlite).await;
+}
