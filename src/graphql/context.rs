@@ -54,7 +54,7 @@ pub async fn count<'a, F>(
     ctx: &Context<'_>,
     resource: &'static str,
     filter: &impl std::fmt::Debug,
-    count: F,
+    run: F,
 ) -> AppResult<i64>
 where
     F: for<'c> FnMut(&'c mut DbConn) -> ScopedBoxFuture<'a, 'c, QueryResult<i64>> + Send + 'a,
@@ -68,7 +68,7 @@ where
         },
         _ => None,
     };
-    let total = read(ctx, count).await?;
+    let total = read(ctx, run).await?;
     if let Some(pending) = pending {
         cache.store(pending, total);
     }

@@ -548,9 +548,9 @@ async fn list_totals_are_reused_except_after_writes_sqlite() {
     list_totals_are_reused_except_after_writes(Backend::Sqlite).await;
 }
 
-/// Every sort field lists every user exactly once and in order, users who never signed in
-/// (a NULL `lastLoginAt`) included: the page query adds a condition over the sort column that
-/// every row must meet.
+/// Every sort field lists every user exactly once, users who never signed in (a NULL
+/// `lastLoginAt`) included, since the page query adds a condition over the sort column that
+/// every row must meet; the order is checked for `email` and for NULLs of `lastLoginAt`.
 async fn every_sort_lists_every_user(backend: Backend) {
     let app = TestApp::on(backend).start().await;
     for (email, name) in [
