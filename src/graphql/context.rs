@@ -75,7 +75,7 @@ where
     Ok(total)
 }
 
-/// [`read`] without a GraphQL context (DataLoaders, the auth check).
+/// [`read`] without a GraphQL context (loaders, the auth check).
 pub async fn read_on<'a, T, F>(
     db: &Database,
     route: Route,

@@ -1,15 +1,15 @@
-//! Per-request DataLoaders. They are built for the request's route, so a mutation's payload
-//! and nested fields load from the primary and a query's from a replica.
+//! Per-request loaders, batched by [`Batcher`]. They are built for the request's route, so a
+//! mutation's payload and nested fields load from the primary and a query's from a replica.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::Context;
-use async_graphql::dataloader::DataLoader;
 
 use diesel::QueryResult;
 use scoped_futures::ScopedBoxFuture;
 
+use super::batch::Batcher;
 use super::context::{Route, read_on};
 use crate::db::{Database, DbConn, Token};
 use crate::error::AppError;
@@ -56,7 +56,7 @@ pub fn group<V>(keys: &[i64], rows: Vec<(i64, V)>) -> HashMap<i64, Vec<V>> {
     map
 }
 
-/// Declares a DataLoader from row ids to the rows related to each, loaded in one statement by
+/// Declares a loader from row ids to the rows related to each, loaded in one statement by
 /// `$query(conn, ids) -> QueryResult<Vec<(id, row)>>`.
 #[macro_export]
 macro_rules! grouped_loader {
@@ -81,11 +81,11 @@ macro_rules! grouped_loader {
 }
 
 pub struct Loaders {
-    pub user_by_id: DataLoader<UserById>,
-    pub users_by_role: DataLoader<UsersByRole>,
-    pub roles_by_user: DataLoader<RolesByUser>,
-    pub permissions_by_user: DataLoader<PermissionsByUser>,
-    pub permissions_by_role: DataLoader<PermissionsByRole>,
+    pub user_by_id: Batcher<UserById>,
+    pub users_by_role: Batcher<UsersByRole>,
+    pub roles_by_user: Batcher<RolesByUser>,
+    pub permissions_by_user: Batcher<PermissionsByUser>,
+    pub permissions_by_role: Batcher<PermissionsByRole>,
 }
 
 impl Loaders {
@@ -96,11 +96,11 @@ impl Loaders {
             token,
         };
         Loaders {
-            user_by_id: DataLoader::new(UserById(at.clone()), tokio::spawn),
-            users_by_role: DataLoader::new(UsersByRole(at.clone()), tokio::spawn),
-            roles_by_user: DataLoader::new(RolesByUser(at.clone()), tokio::spawn),
-            permissions_by_user: DataLoader::new(PermissionsByUser(at.clone()), tokio::spawn),
-            permissions_by_role: DataLoader::new(PermissionsByRole(at), tokio::spawn),
+            user_by_id: Batcher::new(UserById(at.clone())),
+            users_by_role: Batcher::new(UsersByRole(at.clone())),
+            roles_by_user: Batcher::new(RolesByUser(at.clone())),
+            permissions_by_user: Batcher::new(PermissionsByUser(at.clone())),
+            permissions_by_role: Batcher::new(PermissionsByRole(at)),
         }
     }
 }

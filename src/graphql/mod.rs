@@ -1,6 +1,7 @@
 //! The GraphQL schema: one Query part and one Mutation part per domain, merged here, with
 //! the limits every request runs under.
 
+pub mod batch;
 pub mod context;
 pub mod count_cache;
 pub mod documents;

@@ -39,7 +39,7 @@ pub struct Role {
     pub prefetched: Prefetched,
 }
 
-/// Relations loaded for a whole page at once; `None` means "ask the DataLoader".
+/// Relations loaded for a whole page at once; `None` means "ask the loader".
 #[derive(Debug, Clone, Default)]
 pub struct Prefetched {
     permissions: Option<Vec<PermissionRow>>,

@@ -43,7 +43,7 @@ pub struct User {
 }
 
 /// Relations loaded for a whole page at once, so a list costs a fixed number of statements
-/// whatever its size; `None` means "ask the DataLoader".
+/// whatever its size; `None` means "ask the loader".
 #[derive(Debug, Clone, Default)]
 pub struct Prefetched {
     roles: Option<Vec<RoleRow>>,
