@@ -53,16 +53,23 @@ impl Drop for Checkout<'_> {
 }
 
 impl Pool {
-    fn new(url: &str, size: usize) -> anyhow::Result<Pool> {
+    fn new(url: &str, size: usize, read_only: bool) -> anyhow::Result<Pool> {
         // diesel-async's connection options: no mysql_async statement cache (diesel keeps
-        // its own), found rows, and the same session set-up.
+        // its own), found rows, and the same session set-up; then adminql's own (src/db/pool.rs):
+        // its default DB_STATEMENT_TIMEOUT, which makes MariaDB arm a timer for every
+        // statement, and read-only sessions on the replica.
+        let mut init = vec![
+            "SET time_zone = '+00:00';",
+            "SET character_set_client = 'utf8mb4'",
+            "SET character_set_connection = 'utf8mb4'",
+            "SET character_set_results = 'utf8mb4'",
+            "SET SESSION max_statement_time = 5",
+        ];
+        if read_only {
+            init.push("SET SESSION TRANSACTION READ ONLY");
+        }
         let opts = OptsBuilder::from_opts(Opts::from_url(url)?)
-            .init(vec![
-                "SET time_zone = '+00:00';",
-                "SET character_set_client = 'utf8mb4'",
-                "SET character_set_connection = 'utf8mb4'",
-                "SET character_set_results = 'utf8mb4'",
-            ])
+            .init(init)
             .stmt_cache_size(0)
             .client_found_rows(true);
         Ok(Pool {
@@ -183,8 +190,8 @@ pub struct Pools {
 impl Pools {
     pub fn new(cluster: &Cluster, size: usize) -> anyhow::Result<Pools> {
         Ok(Pools {
-            primary: Arc::new(Pool::new(&cluster.primary.url(DIRECT_USER), size)?),
-            replica: Arc::new(Pool::new(&cluster.replica.url(DIRECT_USER), size)?),
+            primary: Arc::new(Pool::new(&cluster.primary.url(DIRECT_USER), size, false)?),
+            replica: Arc::new(Pool::new(&cluster.replica.url(DIRECT_USER), size, true)?),
         })
     }
 
