@@ -193,43 +193,40 @@ mod tests {
         assert_eq!(batcher.loader.calls.load(Ordering::SeqCst), 1);
     }
 
-    /// A leader cancelled before it loads (a failing sibling dropped it) must not leave the
-    /// others of its batch waiting forever.
-    #[tokio::test]
-    async fn waiters_survive_a_dropped_leader() {
+    /// Starts a leader (key 1) and a follower (key 2) in one batch, polls the leader
+    /// `leader_polls` more times, drops it, and returns the follower's value and the batches
+    /// loaded. The follower must not be left waiting forever.
+    async fn drop_the_leader(leader_polls: usize) -> (Option<i64>, Vec<Vec<i64>>) {
         let batcher = Batcher::new(Doubler::default());
         let mut leader = Box::pin(batcher.load_one(1));
         let mut follower = Box::pin(batcher.load_one(2));
         // Both join the batch; the leader yields inside `lead`.
         assert!(futures_util::poll!(leader.as_mut()).is_pending());
         assert!(futures_util::poll!(follower.as_mut()).is_pending());
+        for _ in 0..leader_polls {
+            assert!(futures_util::poll!(leader.as_mut()).is_pending());
+        }
         drop(leader);
         let value = tokio::time::timeout(std::time::Duration::from_secs(5), follower)
             .await
             .expect("the follower was left waiting");
-        assert_eq!(value.unwrap(), Some(4));
-        assert_eq!(*batcher.loader.batches.lock().unwrap(), [vec![2]]);
+        let batches = batcher.loader.batches.lock().unwrap().clone();
+        (value.unwrap(), batches)
     }
 
-    /// The same after the leader took the batch and started loading.
+    /// A leader cancelled before it loads (a failing sibling dropped it).
+    #[tokio::test]
+    async fn waiters_survive_a_dropped_leader() {
+        assert_eq!(drop_the_leader(0).await, (Some(4), vec![vec![2]]));
+    }
+
+    /// A leader cancelled after it took the batch: one more poll gets it past its yield and
+    /// into the loader's own.
     #[tokio::test]
     async fn waiters_survive_a_leader_dropped_mid_load() {
-        let batcher = Batcher::new(Doubler::default());
-        let mut leader = Box::pin(batcher.load_one(1));
-        let mut follower = Box::pin(batcher.load_one(2));
-        assert!(futures_util::poll!(leader.as_mut()).is_pending());
-        assert!(futures_util::poll!(follower.as_mut()).is_pending());
-        // Past the yield, into the loader's own yield.
-        assert!(futures_util::poll!(leader.as_mut()).is_pending());
-        assert_eq!(batcher.loader.calls.load(Ordering::SeqCst), 1);
-        drop(leader);
-        let value = tokio::time::timeout(std::time::Duration::from_secs(5), follower)
-            .await
-            .expect("the follower was left waiting");
-        assert_eq!(value.unwrap(), Some(4));
         assert_eq!(
-            *batcher.loader.batches.lock().unwrap(),
-            [vec![1, 2], vec![2]]
+            drop_the_leader(1).await,
+            (Some(4), vec![vec![1, 2], vec![2]])
         );
     }
 }
