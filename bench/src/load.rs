@@ -183,7 +183,7 @@ pub async fn closed_loop<C: Client>(
 }
 
 /// Sends `rate` requests per second on a fixed schedule for `duration`, with at most
-/// `max_in_flight` outstanding.
+/// `max_in_flight` outstanding. Requests slower than `slow_log_ms` are printed to stderr.
 pub async fn open_loop<C: Client>(
     client: Arc<C>,
     sessions: Arc<Sessions<C>>,
@@ -191,7 +191,9 @@ pub async fn open_loop<C: Client>(
     max_in_flight: usize,
     duration: Duration,
     seed: u64,
+    slow_log_ms: Option<u32>,
 ) -> Sample {
+    let slow_us = slow_log_ms.map(|ms| ms.saturating_mul(1000));
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.1));
     let permits = Arc::new(Semaphore::new(max_in_flight));
     let shared = Arc::new(Mutex::new(Sample::default()));
@@ -229,6 +231,9 @@ pub async fn open_loop<C: Client>(
                 Err(e) => Err(e),
             };
             let latency = micros(scheduled.elapsed());
+            if slow_us.is_some_and(|limit| latency > limit) {
+                log_slow(latency);
+            }
             let mut sample = shared.lock().expect("sample lock");
             match result {
                 Ok(()) => sample.latencies_us.push(latency),
@@ -244,6 +249,19 @@ pub async fn open_loop<C: Client>(
     total.elapsed = start.elapsed();
     total.late = late;
     total
+}
+
+/// One line per slow request: when it finished (Unix time, which `perf record -k mono`
+/// traces can be lined up with by the offset between the two clocks) and how long it took.
+fn log_slow(latency_us: u32) {
+    let finished = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    eprintln!(
+        "bench: slow request finished at {:.6} after {:.3} ms",
+        finished.as_secs_f64(),
+        f64::from(latency_us) / 1000.0
+    );
 }
 
 #[cfg(test)]

@@ -77,6 +77,11 @@ pub struct Args {
     /// numbers of such a run are not for the table.
     #[arg(long)]
     pub perf: bool,
+    /// Print every fixed-rate request slower than this many milliseconds to stderr, with the
+    /// wall-clock time it finished, to line slow requests up with a trace such as
+    /// `perf sched record -k mono` (`bench/README.md`, "What is left").
+    #[arg(long, value_name = "MS")]
+    pub slow_log: Option<u32>,
     /// Where to write the JSON results.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results.json"))]
     pub json: PathBuf,

@@ -236,6 +236,7 @@ impl<C: Client> Prepared<C> {
                     env.args.concurrency * 8,
                     duration,
                     seed,
+                    env.args.slow_log,
                 )
                 .await
             }
