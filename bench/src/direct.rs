@@ -6,9 +6,10 @@
 //!   the primary, with the pool's liveness ping (`SELECT ?`) on every checkout;
 //! - one checkout for the auth check (the caller's user row and permission codes), then one
 //!   per GraphQL root field, the list and its count concurrently;
-//! - prepared statements kept per connection, except those diesel does not cache (an `IN`
-//!   list, an `UPDATE ... SET` from a changeset, an `INSERT` with optional columns), which
-//!   are prepared, executed and closed each time;
+//! - prepared statements kept per connection, `IN` lists among them (adminql pads a list to
+//!   the next power of two with its last id, so a page of 20 always binds 32), except the one
+//!   diesel does not cache, an `UPDATE ... SET` from a changeset, which is prepared, executed
+//!   and closed each time;
 //! - `updateUser` in a transaction (`BEGIN` ... `COMMIT` as text) with its audit row, then
 //!   `SELECT @@last_gtid` for the consistency token adminql hands to the client.
 
@@ -34,7 +35,7 @@ struct Pool {
 /// A connection and its prepared statements, as diesel-async keeps them.
 struct Cached {
     conn: Conn,
-    statements: HashMap<&'static str, Statement>,
+    statements: HashMap<String, Statement>,
 }
 
 /// A checked-out connection; back to the pool on drop.
@@ -114,7 +115,7 @@ impl Pool {
 }
 
 impl Cached {
-    async fn statement(&mut self, sql: &'static str) -> Result<Statement, String> {
+    async fn statement(&mut self, sql: &str) -> Result<Statement, String> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
@@ -123,15 +124,11 @@ impl Cached {
             .prep(sql)
             .await
             .map_err(|e| format!("prepare: {e}"))?;
-        self.statements.insert(sql, s.clone());
+        self.statements.insert(sql.to_owned(), s.clone());
         Ok(s)
     }
 
-    async fn exec_first(
-        &mut self,
-        sql: &'static str,
-        params: Vec<Value>,
-    ) -> Result<Option<Row>, String> {
+    async fn exec_first(&mut self, sql: &str, params: Vec<Value>) -> Result<Option<Row>, String> {
         let stmt = self.statement(sql).await?;
         self.conn
             .exec_first(&stmt, Params::Positional(params))
@@ -139,7 +136,7 @@ impl Cached {
             .map_err(|e| format!("{sql}: {e}"))
     }
 
-    async fn exec(&mut self, sql: &'static str, params: Vec<Value>) -> Result<Vec<Row>, String> {
+    async fn exec(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, String> {
         let stmt = self.statement(sql).await?;
         self.conn
             .exec(&stmt, Params::Positional(params))
@@ -147,8 +144,8 @@ impl Cached {
             .map_err(|e| format!("{sql}: {e}"))
     }
 
-    /// A statement diesel does not cache (an `IN` list, or an `UPDATE`/`INSERT` whose
-    /// columns depend on which `Option`s are set): prepared, run and closed each time.
+    /// A statement diesel does not cache (an `UPDATE` from a changeset, whose columns
+    /// depend on which `Option`s are set): prepared, run and closed each time.
     async fn exec_uncached(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, String> {
         let stmt = self
             .conn
@@ -219,6 +216,16 @@ const UPDATE_NAME: &str =
 const INSERT_AUDIT: &str = "INSERT INTO `audit_log` (`at`, `actor_user_id`, `action`, `target_type`, `target_id`, `changes`, `request_id`, `client_ip`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
 const LAST_GTID: &str = "SELECT @@last_gtid";
+
+/// Placeholders and binds for `IN (...)` over `ids`, padded as adminql's `in_ids` pads them:
+/// to the next power of two, repeating the last id.
+fn padded_in_list(ids: &[Value]) -> (String, Vec<Value>) {
+    let mut padded = ids.to_vec();
+    if let Some(last) = ids.last() {
+        padded.resize(ids.len().next_power_of_two(), last.clone());
+    }
+    (vec!["?"; padded.len()].join(", "), padded)
+}
 
 /// The current UTC time as a MySQL `DATETIME(6)` value.
 fn now() -> Value {
@@ -345,15 +352,15 @@ impl Direct {
             if ids.len() != self.per_page {
                 return Err(format!("{} users on the page", ids.len()));
             }
-            let marks = vec!["?"; ids.len()].join(", ");
+            let (marks, padded) = padded_in_list(&ids);
             let users = conn
-                .exec_uncached(&format!("{USERS_BY_IDS}({marks}))"), ids.clone())
+                .exec(&format!("{USERS_BY_IDS}({marks}))"), padded.clone())
                 .await?;
             if users.len() != ids.len() {
                 return Err(format!("{} of {} users found", users.len(), ids.len()));
             }
             let sql = format!("{ROLES_OF_USERS}({marks}){ROLES_OF_USERS_END}");
-            let roles = conn.exec_uncached(&sql, ids).await?;
+            let roles = conn.exec(&sql, padded).await?;
             if roles.is_empty() {
                 return Err("no roles".into());
             }
@@ -400,7 +407,7 @@ impl Direct {
                 "after": { "name": name },
             })
             .to_string();
-            conn.exec_uncached(
+            conn.exec(
                 INSERT_AUDIT,
                 vec![
                     now(),
@@ -423,7 +430,7 @@ impl Direct {
             Ok(_) => {
                 conn.query("COMMIT").await?;
                 // adminql's consistency token: the commit's GTID, read on the same connection.
-                let gtid = conn.exec_uncached(LAST_GTID, vec![]).await?;
+                let gtid = conn.exec(LAST_GTID, vec![]).await?;
                 gtid.first()
                     .map(|_| ())
                     .ok_or_else(|| "no @@last_gtid".to_owned())

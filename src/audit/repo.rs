@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{AuditFilter, AuditRow, AuditSort, NewAudit};
 use crate::db::DbConn;
 use crate::db::schema::audit_log;
-use crate::db::sql::{EARLIEST, lower};
+use crate::db::sql::{EARLIEST, in_ids, lower};
 use crate::db_run;
 use crate::graphql::list::{Page, Sort, SortOrder, in_page_order, like_pattern};
 
@@ -30,7 +30,7 @@ macro_rules! filtered {
             );
         }
         if let Some(ids) = &filter.ids {
-            query = query.filter(audit_log::id.eq_any(ids.clone()));
+            query = query.filter(in_ids(audit_log::id, ids));
         }
         if let Some(v) = &filter.action {
             query = query.filter(audit_log::action.eq(v.clone()));
@@ -72,7 +72,7 @@ pub async fn list(
     }
     let mut rows = db_run!(conn: {
         audit_log::table
-            .filter(audit_log::id.eq_any(ids.clone()))
+            .filter(in_ids(audit_log::id, &ids))
             .select(AuditRow::as_select())
             .load(conn)
             .await

@@ -14,6 +14,7 @@ use diesel::sql_types::{Double, Nullable, Text};
 use diesel_async::{AsyncMysqlConnection, RunQueryDsl};
 
 use super::DbConn;
+use super::sql::fixed;
 
 /// Which MySQL-protocol server we talk to; GTIDs and their functions differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,10 +67,9 @@ pub(super) async fn record_commit(conn: &mut DbConn) {
         Flavor::MariaDb => "@@last_gtid",
         Flavor::Mysql => "@@global.gtid_executed",
     };
-    let result: diesel::QueryResult<Option<String>> =
-        diesel::select(diesel::dsl::sql::<Nullable<Text>>(sql))
-            .get_result(&mut **c)
-            .await;
+    let result: diesel::QueryResult<Option<String>> = diesel::select(fixed::<Nullable<Text>>(sql))
+        .get_result(&mut **c)
+        .await;
     match result {
         Ok(Some(gtid)) if !gtid.is_empty() => {
             LAST_COMMIT.with(|slot| *slot.borrow_mut() = Some(gtid));

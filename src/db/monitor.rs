@@ -18,6 +18,7 @@ use secrecy::ExposeSecret;
 
 use super::gtid::{Flavor, flavor};
 use super::pool::connect_mysql;
+use super::sql::fixed;
 use super::{Database, Probe};
 
 pub(super) async fn run(db: Database) {
@@ -105,7 +106,7 @@ async fn probe(
 ) -> Probe {
     let work = async {
         let conn = connection(slot, url, limit).await?;
-        let lag: Option<Option<i64>> = diesel::select(diesel::dsl::sql::<Nullable<BigInt>>(
+        let lag: Option<Option<i64>> = diesel::select(fixed::<Nullable<BigInt>>(
             "(SELECT CAST(TIMESTAMPDIFF(MICROSECOND, beat_at, UTC_TIMESTAMP(6)) AS SIGNED) FROM heartbeat WHERE id = 1)",
         ))
         .get_result(conn)
@@ -148,7 +149,7 @@ async fn replication_running(conn: &mut AsyncMysqlConnection) -> Result<bool, St
             "(SELECT SERVICE_STATE FROM performance_schema.replication_applier_status LIMIT 1)"
         }
     };
-    let state: Option<String> = diesel::select(diesel::dsl::sql::<Nullable<Text>>(sql))
+    let state: Option<String> = diesel::select(fixed::<Nullable<Text>>(sql))
         .get_result(conn)
         .await
         .map_err(|e| format!("replication status unavailable: {e}"))?;

@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{PermissionFilter, PermissionRow, PermissionSort};
 use crate::db::DbConn;
 use crate::db::schema::{permissions, role_permissions};
-use crate::db::sql::lower;
+use crate::db::sql::{in_ids, lower};
 use crate::db_run;
 use crate::graphql::list::{Page, Sort, SortOrder, like_pattern};
 
@@ -25,7 +25,7 @@ macro_rules! filtered {
             );
         }
         if let Some(ids) = &filter.ids {
-            query = query.filter(permissions::id.eq_any(ids.clone()));
+            query = query.filter(in_ids(permissions::id, ids));
         }
         if let Some(code) = &filter.code {
             query = query.filter(permissions::code.eq(code.clone()));
@@ -86,7 +86,7 @@ pub async fn by_users(
         user_roles::table
             .inner_join(role_permissions::table.on(role_permissions::role_id.eq(user_roles::role_id)))
             .inner_join(permissions::table.on(permissions::id.eq(role_permissions::permission_id)))
-            .filter(user_roles::user_id.eq_any(user_ids))
+            .filter(in_ids(user_roles::user_id, user_ids))
             .select((user_roles::user_id, PermissionRow::as_select()))
             .distinct()
             .order((user_roles::user_id, permissions::code))
@@ -103,7 +103,7 @@ pub async fn by_roles(
     db_run!(conn: {
         role_permissions::table
             .inner_join(permissions::table)
-            .filter(role_permissions::role_id.eq_any(role_ids))
+            .filter(in_ids(role_permissions::role_id, role_ids))
             .select((role_permissions::role_id, PermissionRow::as_select()))
             .order((role_permissions::role_id, permissions::code))
             .load(conn)
@@ -114,7 +114,7 @@ pub async fn by_roles(
 /// Which of `ids` exist.
 pub async fn existing_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
     db_run!(conn: {
-        permissions::table.filter(permissions::id.eq_any(ids)).select(permissions::id).load(conn).await
+        permissions::table.filter(in_ids(permissions::id, ids)).select(permissions::id).load(conn).await
     })
 }
 

@@ -15,8 +15,9 @@ pub struct RoleRow {
     pub updated_at: NaiveDateTime,
 }
 
+// Fields bound as values, never `DEFAULT`: one INSERT shape, prepared once per connection.
 #[derive(Insertable, Debug)]
-#[diesel(table_name = roles)]
+#[diesel(table_name = roles, treat_none_as_default_value = false)]
 pub struct NewRole<'a> {
     pub name: &'a str,
     pub description: &'a str,

@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{NewRole, RoleChanges, RoleFilter, RoleRow, RoleSort};
 use crate::db::DbConn;
 use crate::db::schema::{role_permissions, roles, user_roles};
-use crate::db::sql::lower;
+use crate::db::sql::{in_ids, lower};
 use crate::graphql::list::{Page, Sort, SortOrder, like_pattern};
 use crate::{db_run, insert_all};
 
@@ -24,7 +24,7 @@ macro_rules! filtered {
             );
         }
         if let Some(ids) = &filter.ids {
-            query = query.filter(roles::id.eq_any(ids.clone()));
+            query = query.filter(in_ids(roles::id, ids));
         }
         if let Some(v) = &filter.name {
             query = query.filter(roles::name.eq(v.clone()));
@@ -155,7 +155,7 @@ pub async fn by_users(conn: &mut DbConn, user_ids: &[i64]) -> QueryResult<Vec<(i
     db_run!(conn: {
         user_roles::table
             .inner_join(roles::table)
-            .filter(user_roles::user_id.eq_any(user_ids))
+            .filter(in_ids(user_roles::user_id, user_ids))
             .select((user_roles::user_id, RoleRow::as_select()))
             .order((user_roles::user_id, roles::name))
             .load(conn)
@@ -166,6 +166,6 @@ pub async fn by_users(conn: &mut DbConn, user_ids: &[i64]) -> QueryResult<Vec<(i
 /// Which of `ids` exist.
 pub async fn existing_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
     db_run!(conn: {
-        roles::table.filter(roles::id.eq_any(ids)).select(roles::id).load(conn).await
+        roles::table.filter(in_ids(roles::id, ids)).select(roles::id).load(conn).await
     })
 }

@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{NewUser, UserChanges, UserFilter, UserRow, UserSort};
 use crate::db::DbConn;
 use crate::db::schema::{roles, user_roles, users};
-use crate::db::sql::{EARLIEST, lower};
+use crate::db::sql::{EARLIEST, in_ids, lower};
 use crate::graphql::list::{Page, Sort, SortOrder, in_page_order, like_pattern};
 use crate::{db_run, insert_all};
 
@@ -72,7 +72,7 @@ macro_rules! filtered {
             );
         }
         if let Some(ids) = &filter.ids {
-            query = query.filter(users::id.eq_any(ids.clone()));
+            query = query.filter(in_ids(users::id, ids));
         }
         if let Some(v) = &filter.email {
             query = query.filter(users::email.eq(v.trim().to_lowercase()));
@@ -187,7 +187,7 @@ pub async fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<UserRow>> {
 
 pub async fn by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
     db_run!(conn: {
-        users::table.filter(users::id.eq_any(ids)).select(UserRow::as_select()).load(conn).await
+        users::table.filter(in_ids(users::id, ids)).select(UserRow::as_select()).load(conn).await
     })
 }
 
@@ -196,7 +196,7 @@ pub async fn by_roles(conn: &mut DbConn, role_ids: &[i64]) -> QueryResult<Vec<(i
     db_run!(conn: {
         user_roles::table
             .inner_join(users::table)
-            .filter(user_roles::role_id.eq_any(role_ids))
+            .filter(in_ids(user_roles::role_id, role_ids))
             .select((user_roles::role_id, UserRow::as_select()))
             .order((user_roles::role_id, users::email))
             .load(conn)
