@@ -108,7 +108,14 @@ pub async fn update(
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             let before = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
-            let admins_before = user_repo::count_active_with_role(conn, ADMIN_ROLE).await?;
+            // Admins are counted by role name: only renaming the admin role can lose them.
+            let renames_admin =
+                before.name == ADMIN_ROLE && name.as_deref().is_some_and(|n| n != ADMIN_ROLE);
+            let admins_before = if renames_admin {
+                user_repo::count_active_with_role(conn, ADMIN_ROLE).await?
+            } else {
+                0
+            };
             let mut diff = Diff::default();
             if let Some(v) = &name {
                 diff.field("name", json!(before.name), json!(v));

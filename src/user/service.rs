@@ -73,6 +73,7 @@ pub async fn check_role_ids(conn: &mut DbConn, field: &str, ids: &[i64]) -> AppR
 }
 
 /// Refuses a change that leaves no active user holding the admin role (when one had it).
+/// A caller whose change cannot take the role from anyone passes 0 and skips the count.
 pub async fn keep_an_admin(conn: &mut DbConn, admins_before: i64, field: &str) -> AppResult<()> {
     if admins_before > 0 && repo::count_active_with_role(conn, ADMIN_ROLE).await? == 0 {
         return Err(AppError::bad_input(
@@ -157,7 +158,6 @@ pub async fn update(
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             let before = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
-            let admins_before = repo::count_active_with_role(conn, ADMIN_ROLE).await?;
             let mut diff = Diff::default();
             if let Some(v) = &email {
                 diff.field("email", json!(before.email), json!(v));
@@ -176,6 +176,13 @@ pub async fn update(
                 diff.field("rolesIds", json!(current), json!(ids));
             }
             let deactivated = before.active && input.active == Some(false);
+            // Only these two can take the admin role from an active user; any other change
+            // (a new name, say) skips both counts.
+            let admins_before = if deactivated || roles_changed {
+                repo::count_active_with_role(conn, ADMIN_ROLE).await?
+            } else {
+                0
+            };
             if hash.is_some() {
                 diff.secret_changed("password");
             }

@@ -364,6 +364,30 @@ async fn guardrails_and_rollback(backend: Backend) {
         )
         .await;
     assert_eq!(code(&drop_role), "BAD_USER_INPUT", "{drop_role}");
+    // Admins are counted by role name, so renaming the role would leave none.
+    let rename_role = app
+        .gql(
+            "mutation($id: ID!) { updateRole(id: $id, name: \"superuser\") { id } }",
+            json!({ "id": admin_role }),
+        )
+        .await;
+    assert_eq!(
+        (code(&rename_role), field(&rename_role)),
+        ("BAD_USER_INPUT", "name"),
+        "{rename_role}"
+    );
+    let deactivate_admin = app
+        .gql_with(
+            "mutation($id: ID!) { updateUser(id: $id, active: false) { id } }",
+            json!({ "id": admin_id }),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(
+        (code(&deactivate_admin), field(&deactivate_admin)),
+        ("BAD_USER_INPUT", "active"),
+        "{deactivate_admin}"
+    );
 
     // A failing later step of createUser leaves no user behind.
     let before = user_count(&app).await;
