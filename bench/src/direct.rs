@@ -200,13 +200,13 @@ impl Pools {
 }
 
 const PING: &str = "SELECT ?";
-pub const FIND_USER: &str = "SELECT `users`.`id`, `users`.`email`, `users`.`name`, `users`.`password_hash`, `users`.`active`, `users`.`token_version`, `users`.`created_at`, `users`.`updated_at`, `users`.`last_login_at` FROM `users` WHERE (`users`.`id` = ?) LIMIT ?";
+pub const FIND_USER: &str = "SELECT `users`.`id`, `users`.`email`, `users`.`name`, `users`.`active`, `users`.`token_version`, `users`.`created_at`, `users`.`updated_at`, `users`.`last_login_at` FROM `users` WHERE (`users`.`id` = ?) LIMIT ?";
 pub const CODES_OF_USER: &str = "SELECT DISTINCT `permissions`.`code` FROM ((`user_roles` INNER JOIN `role_permissions` ON (`role_permissions`.`role_id` = `user_roles`.`role_id`)) INNER JOIN `permissions` ON (`permissions`.`id` = `role_permissions`.`permission_id`)) WHERE (`user_roles`.`user_id` = ?) ORDER BY `permissions`.`code`";
 /// The page as ids only (an index-only range read of `users_email`; `email >= ''` holds for
 /// every row and keeps MariaDB from a full scan and filesort at deep pages) ...
 pub const LIST_USER_IDS: &str = "SELECT `users`.`id` FROM `users` WHERE (`users`.`email` >= ?) ORDER BY `users`.`email` ASC LIMIT ? OFFSET ?";
 /// ... then its rows by key; followed by `(?, ?, ...))`.
-pub const USERS_BY_IDS: &str = "SELECT `users`.`id`, `users`.`email`, `users`.`name`, `users`.`password_hash`, `users`.`active`, `users`.`token_version`, `users`.`created_at`, `users`.`updated_at`, `users`.`last_login_at` FROM `users` WHERE (`users`.`id` IN ";
+pub const USERS_BY_IDS: &str = "SELECT `users`.`id`, `users`.`email`, `users`.`name`, `users`.`active`, `users`.`token_version`, `users`.`created_at`, `users`.`updated_at`, `users`.`last_login_at` FROM `users` WHERE (`users`.`id` IN ";
 pub const COUNT_USERS: &str = "SELECT COUNT(*) FROM `users`";
 /// Followed by `(?, ?, ...)` and [`ROLES_OF_USERS_END`].
 pub const ROLES_OF_USERS: &str = "SELECT `user_roles`.`user_id`, `roles`.`id`, `roles`.`name`, `roles`.`description`, `roles`.`created_at`, `roles`.`updated_at` FROM (`user_roles` INNER JOIN `roles` ON (`user_roles`.`role_id` = `roles`.`id`)) WHERE (`user_roles`.`user_id` IN ";

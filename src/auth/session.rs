@@ -117,10 +117,10 @@ pub async fn login(
     let email = email.trim().to_lowercase();
     auth.limits
         .check(request.client_ip.as_deref().unwrap_or("unknown"), &email)?;
-    let user = user_repo::find_by_email(&mut db.write().await?.0, &email).await?;
-    let hash = match &user {
-        Some(u) => u.password_hash.clone(),
-        None => dummy_hash().await?.clone(),
+    let found = user_repo::credentials_by_email(&mut db.write().await?.0, &email).await?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, dummy_hash().await?.clone()),
     };
     let matches = password::verify(password, hash).await?;
     let user = match user {
@@ -303,10 +303,10 @@ pub async fn change_password(
     new: String,
     min_length: usize,
 ) -> AppResult<Session> {
-    let user = user_repo::find(&mut db.write().await?.0, user_id)
+    let (user, hash) = user_repo::credentials(&mut db.write().await?.0, user_id)
         .await?
         .ok_or_else(|| AppError::Unauthenticated("your account no longer exists".into()))?;
-    if !password::verify(current, user.password_hash.clone()).await? {
+    if !password::verify(current, hash).await? {
         return Err(AppError::bad_input(
             "currentPassword",
             "the current password is wrong",
@@ -342,7 +342,6 @@ pub async fn change_password(
             )
             .await?;
             let user = UserRow {
-                password_hash: hash.clone(),
                 token_version,
                 ..user
             };

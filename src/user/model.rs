@@ -5,13 +5,15 @@ use diesel::prelude::*;
 
 use crate::db::schema::users;
 
+/// A user as the API shows it. The password hash is not part of it: only signing in and
+/// changing one's password read it ([`super::repo::credentials_by_email`],
+/// [`super::repo::credentials`]), so no list, loader or auth check carries hashes around.
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = users)]
 pub struct UserRow {
     pub id: i64,
     pub email: String,
     pub name: String,
-    pub password_hash: String,
     pub active: bool,
     pub token_version: i32,
     pub created_at: NaiveDateTime,

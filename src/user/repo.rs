@@ -14,11 +14,27 @@ pub async fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
     db_run!(conn: { users::table.count().get_result(conn).await })
 }
 
-pub async fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
+/// The user with this email and their password hash, for signing in.
+pub async fn credentials_by_email(
+    conn: &mut DbConn,
+    email: &str,
+) -> QueryResult<Option<(UserRow, String)>> {
     db_run!(conn: {
         users::table
             .filter(users::email.eq(email))
-            .select(UserRow::as_select())
+            .select((UserRow::as_select(), users::password_hash))
+            .first(conn)
+            .await
+            .optional()
+    })
+}
+
+/// A user and their password hash, for checking the current password.
+pub async fn credentials(conn: &mut DbConn, id: i64) -> QueryResult<Option<(UserRow, String)>> {
+    db_run!(conn: {
+        users::table
+            .find(id)
+            .select((UserRow::as_select(), users::password_hash))
             .first(conn)
             .await
             .optional()
