@@ -22,6 +22,16 @@ fn field(body: &Value) -> &str {
         .unwrap_or("<none>")
 }
 
+/// Asserts that `body` is refused as bad input, naming `expected` as the offending field.
+#[track_caller]
+fn assert_bad_input(body: &Value, expected: &str) {
+    assert_eq!(
+        (code(body), field(body)),
+        ("BAD_USER_INPUT", expected),
+        "{body}"
+    );
+}
+
 fn ok(body: Value) -> Value {
     assert!(body["errors"].is_null(), "unexpected errors: {body}");
     body["data"].clone()
@@ -274,7 +284,7 @@ async fn error_codes(backend: Backend) {
         (app.gql("mutation { createUser(email: \"p@example.com\", name: \"P\", password: \"short\") { id } }", json!({})).await, "password"),
         (app.gql("{ User(id: \"abc\") { id } }", json!({})).await, "id"),
     ] {
-        assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", expected_field), "{body}");
+        assert_bad_input(&body, expected_field);
     }
     let password = app.gql("{ allUsers { password } }", json!({})).await;
     assert_eq!(
@@ -310,20 +320,14 @@ async fn guardrails_and_rollback(backend: Backend) {
             json!({ "id": admin_id }),
         )
         .await;
-    assert_eq!(
-        (code(&deactivate_self), field(&deactivate_self)),
-        ("BAD_USER_INPUT", "active")
-    );
+    assert_bad_input(&deactivate_self, "active");
     let delete_self = app
         .gql(
             "mutation($id: ID!) { deleteUser(id: $id) { id } }",
             json!({ "id": admin_id }),
         )
         .await;
-    assert_eq!(
-        (code(&delete_self), field(&delete_self)),
-        ("BAD_USER_INPUT", "id")
-    );
+    assert_bad_input(&delete_self, "id");
 
     // A user manager (not an admin) tries to strip the only admin of the role, renaming them
     // in the same mutation: the name was written before the guardrail fired, and must not stay.
@@ -339,11 +343,7 @@ async fn guardrails_and_rollback(backend: Backend) {
             Some(&manager),
         )
         .await;
-    assert_eq!(
-        (code(&strip), field(&strip)),
-        ("BAD_USER_INPUT", "rolesIds"),
-        "{strip}"
-    );
+    assert_bad_input(&strip, "rolesIds");
     let after = ok(app.gql("{ me { name roles { name } } }", json!({})).await);
     assert_eq!(
         after["me"],
@@ -371,11 +371,7 @@ async fn guardrails_and_rollback(backend: Backend) {
             json!({ "id": admin_role }),
         )
         .await;
-    assert_eq!(
-        (code(&rename_role), field(&rename_role)),
-        ("BAD_USER_INPUT", "name"),
-        "{rename_role}"
-    );
+    assert_bad_input(&rename_role, "name");
     let deactivate_admin = app
         .gql_with(
             "mutation($id: ID!) { updateUser(id: $id, active: false) { id } }",
@@ -383,11 +379,7 @@ async fn guardrails_and_rollback(backend: Backend) {
             Some(&manager),
         )
         .await;
-    assert_eq!(
-        (code(&deactivate_admin), field(&deactivate_admin)),
-        ("BAD_USER_INPUT", "active"),
-        "{deactivate_admin}"
-    );
+    assert_bad_input(&deactivate_admin, "active");
 
     // A failing later step of createUser leaves no user behind.
     let before = user_count(&app).await;
