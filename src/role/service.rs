@@ -108,10 +108,11 @@ pub async fn update(
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             let before = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
-            // Admins are counted by role name: only renaming the admin role can lose them.
-            let renames_admin =
-                before.name == ADMIN_ROLE && name.as_deref().is_some_and(|n| n != ADMIN_ROLE);
-            let admins_before = if renames_admin {
+            // Admins are counted by role name, so only a rename can lose them. Any rename
+            // counts: the database compares names by its collation (`Admin` is `admin` on
+            // MySQL), which a comparison here would not match.
+            let renamed = name.as_deref().is_some_and(|n| n != before.name);
+            let admins_before = if renamed {
                 user_repo::count_active_with_role(conn, ADMIN_ROLE).await?
             } else {
                 0

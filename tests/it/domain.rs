@@ -372,6 +372,21 @@ async fn guardrails_and_rollback(backend: Backend) {
         )
         .await;
     assert_bad_input(&rename_role, "name");
+    // Names compare by the database's collation: on MySQL `Admin` is still the admin role
+    // (SQLite refuses the rename), and a rename away from it must be refused too.
+    let rename = |name: &'static str| {
+        app.gql(
+            "mutation($id: ID!, $name: String) { updateRole(id: $id, name: $name) { id } }",
+            json!({ "id": admin_role, "name": name }),
+        )
+    };
+    let recased = rename("Admin").await;
+    if recased.get("errors").is_some() {
+        assert_bad_input(&recased, "name");
+    } else {
+        assert_bad_input(&rename("staff").await, "name");
+        ok(rename("admin").await);
+    }
     let deactivate_admin = app
         .gql_with(
             "mutation($id: ID!) { updateUser(id: $id, active: false) { id } }",
