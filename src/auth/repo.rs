@@ -21,9 +21,8 @@ pub struct RefreshRow {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
-// Fields bound as values, never `DEFAULT`: one INSERT shape, prepared once per connection.
 #[derive(Insertable, Debug)]
-#[diesel(table_name = refresh_tokens, treat_none_as_default_value = false)]
+#[diesel(table_name = refresh_tokens)]
 pub struct NewRefresh<'a> {
     pub user_id: i64,
     pub token_hash: &'a str,

@@ -30,17 +30,24 @@ pub const EARLIEST: chrono::NaiveDateTime = chrono::NaiveDateTime::new(
 /// `column IN (?, …)` over `ids`, in a statement a connection prepares once and reuses.
 ///
 /// diesel's `eq_any` never lets its statement be cached, since the number of placeholders
-/// follows the list. Here the list is padded, with its last id repeated (`IN` ignores
-/// duplicates), to the next power of two, so a query has a few shapes at most (5 up to 16
-/// ids, 8 up to 128) and each connection keeps one prepared statement per shape it met.
-/// An empty list matches nothing.
+/// follows the list. Here a list of up to [`PADDED_IDS`] ids is padded, with its last id
+/// repeated (`IN` ignores duplicates), to the next power of two, so a query has at most 11
+/// shapes (5 up to 16 ids) and each connection keeps one prepared statement per shape it
+/// met. A longer list (only a client's `filter: { ids }` can be one) is sent as it is and
+/// not cached: padding could push it past the backends' placeholder limits (65,535 on
+/// MySQL, 32,766 on SQLite). An empty list matches nothing.
 pub fn in_ids<C>(column: C, ids: &[i64]) -> InIds<C> {
     let mut ids = ids.to_vec();
-    if let Some(&last) = ids.last() {
+    if let Some(&last) = ids.last()
+        && ids.len() <= PADDED_IDS
+    {
         ids.resize(ids.len().next_power_of_two(), last);
     }
     InIds { column, ids }
 }
+
+/// The longest id list [`in_ids`] pads and lets the statement cache keep.
+pub const PADDED_IDS: usize = 1024;
 
 /// See [`in_ids`].
 #[derive(Debug, Clone)]
@@ -67,6 +74,9 @@ where
         if self.ids.is_empty() {
             out.push_sql("(1 = 0)");
             return Ok(());
+        }
+        if self.ids.len() > PADDED_IDS {
+            out.unsafe_to_cache_prepared();
         }
         out.push_sql("(");
         self.column.walk_ast(out.reborrow())?;
@@ -98,8 +108,8 @@ impl<C, QS> SelectableExpression<QS> for InIds<C> where
 {
 }
 
-impl<C> ValidGrouping<()> for InIds<C> {
-    type IsAggregate = is_aggregate::Never;
+impl<C: ValidGrouping<()>> ValidGrouping<()> for InIds<C> {
+    type IsAggregate = C::IsAggregate;
 }
 
 /// SQL text fixed at compile time, such as a server variable (`@@last_gtid`), as an
@@ -180,6 +190,17 @@ mod tests {
         let text = sql_of(&five);
         assert_eq!(text.matches('?').count(), 8, "{text}");
         assert!(text.ends_with("binds: [5, 1, 4, 2, 3, 3, 3, 3]"), "{text}");
+        let long: Vec<i64> = (1..=PADDED_IDS as i64 + 1).collect();
+        assert!(
+            !cacheable(&query(&long), &Mysql),
+            "a long list is not cached"
+        );
+        let text = sql_of(&query(&long));
+        assert_eq!(
+            text.matches('?').count(),
+            PADDED_IDS + 1,
+            "a long list is not padded"
+        );
         let single = sql_of(&query(&[42]));
         assert!(
             single.contains("IN (?)") && single.ends_with("binds: [42]"),

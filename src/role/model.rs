@@ -15,9 +15,8 @@ pub struct RoleRow {
     pub updated_at: NaiveDateTime,
 }
 
-// Fields bound as values, never `DEFAULT`: one INSERT shape, prepared once per connection.
 #[derive(Insertable, Debug)]
-#[diesel(table_name = roles, treat_none_as_default_value = false)]
+#[diesel(table_name = roles)]
 pub struct NewRole<'a> {
     pub name: &'a str,
     pub description: &'a str,

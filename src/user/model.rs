@@ -21,9 +21,8 @@ pub struct UserRow {
     pub last_login_at: Option<NaiveDateTime>,
 }
 
-// Fields bound as values, never `DEFAULT`: one INSERT shape, prepared once per connection.
 #[derive(Insertable, Debug)]
-#[diesel(table_name = users, treat_none_as_default_value = false)]
+#[diesel(table_name = users)]
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub name: &'a str,
