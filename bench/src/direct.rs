@@ -217,14 +217,14 @@ const INSERT_AUDIT: &str = "INSERT INTO `audit_log` (`at`, `actor_user_id`, `act
 
 const LAST_GTID: &str = "SELECT @@last_gtid";
 
-/// Placeholders and binds for `IN (...)` over `ids`, padded as adminql's `in_ids` pads them:
+/// `ids` padded as adminql's `in_ids` pads a list of up to 1,024 (all the benchmark sends):
 /// to the next power of two, repeating the last id.
-fn padded_in_list(ids: &[Value]) -> (String, Vec<Value>) {
+pub fn padded<T: Clone>(ids: &[T]) -> Vec<T> {
     let mut padded = ids.to_vec();
     if let Some(last) = ids.last() {
         padded.resize(ids.len().next_power_of_two(), last.clone());
     }
-    (vec!["?"; padded.len()].join(", "), padded)
+    padded
 }
 
 /// The current UTC time as a MySQL `DATETIME(6)` value.
@@ -352,7 +352,8 @@ impl Direct {
             if ids.len() != self.per_page {
                 return Err(format!("{} users on the page", ids.len()));
             }
-            let (marks, padded) = padded_in_list(&ids);
+            let padded = padded(&ids);
+            let marks = vec!["?"; padded.len()].join(", ");
             let users = conn
                 .exec(&format!("{USERS_BY_IDS}({marks}))"), padded.clone())
                 .await?;

@@ -130,17 +130,18 @@ pub async fn page_costs(env: &Env, background: &Background) -> anyhow::Result<Ve
 /// Query plans of scenario 2's statements on the replica, at pages it reads.
 pub fn plans(env: &Env) -> anyhow::Result<Vec<dbstats::Plan>> {
     use crate::direct::{
-        COUNT_USERS, LIST_USER_IDS, ROLES_OF_USERS, ROLES_OF_USERS_END, USERS_BY_IDS,
+        COUNT_USERS, LIST_USER_IDS, ROLES_OF_USERS, ROLES_OF_USERS_END, USERS_BY_IDS, padded,
     };
     let per_page = scenario::PAGE_SIZE;
     let pages = (env.data.total_users as usize / per_page).clamp(1, scenario::PAGES);
-    let ids: Vec<String> = env
+    let page: Vec<String> = env
         .data
         .user_ids
         .iter()
         .take(per_page)
         .map(i64::to_string)
         .collect();
+    let ids = padded(&page);
     let mut statements = Vec::new();
     for page in [0, pages / 4, pages - 1] {
         statements.push((
