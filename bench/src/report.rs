@@ -203,12 +203,7 @@ fn sh(cmd: &str, args: &[&str]) -> String {
 
 fn machine() -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_owned())
-        .unwrap_or_default();
+    let cpu = cpu_description(&cpuinfo);
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let memory_kb: f64 = meminfo
         .lines()
@@ -235,6 +230,31 @@ fn machine() -> Machine {
             .unwrap_or("")
             .to_owned(),
     }
+}
+
+/// The first CPU's model name, with its family, model and clock: a virtual machine's model
+/// name is often just "AMD EPYC", which covers generations a factor of two apart in speed.
+fn cpu_description(cpuinfo: &str) -> String {
+    let field = |name: &str| {
+        cpuinfo
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim() == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let mut cpu = field("model name").unwrap_or("unknown CPU").to_owned();
+    let mut detail = Vec::new();
+    if let (Some(family), Some(model)) = (field("cpu family"), field("model")) {
+        detail.push(format!("family {family} model {model}"));
+    }
+    if let Some(mhz) = field("cpu MHz").and_then(|v| v.parse::<f64>().ok()) {
+        detail.push(format!("{mhz:.0} MHz"));
+    }
+    if !detail.is_empty() {
+        let _ = write!(cpu, " ({})", detail.join(", "));
+    }
+    cpu
 }
 
 fn command(args: &Args, build: &Build) -> String {
@@ -626,4 +646,21 @@ pub fn line(r: &Measured) -> String {
             .map(|f| format!("  first failure: {f}"))
             .unwrap_or_default()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_description;
+
+    #[test]
+    fn cpu_description_tells_generations_apart() {
+        let cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n\
+                       model\t\t: 17\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2596.142\n";
+        assert_eq!(
+            cpu_description(cpuinfo),
+            "AMD EPYC (family 25 model 17, 2596 MHz)"
+        );
+        assert_eq!(cpu_description("model name\t: Some CPU\n"), "Some CPU");
+        assert_eq!(cpu_description(""), "unknown CPU");
+    }
 }
