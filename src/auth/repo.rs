@@ -21,8 +21,10 @@ pub struct RefreshRow {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
+// diesel's default wraps every field, Option or not, in a value that may become `DEFAULT`,
+// which makes the statement uncacheable: bound as values, it is prepared once per connection.
 #[derive(Insertable, Debug)]
-#[diesel(table_name = refresh_tokens)]
+#[diesel(table_name = refresh_tokens, treat_none_as_default_value = false)]
 pub struct NewRefresh<'a> {
     pub user_id: i64,
     pub token_hash: &'a str,

@@ -238,4 +238,48 @@ mod tests {
             Some("SELECT @@last_gtid")
         );
     }
+
+    /// diesel's `Insertable` default makes every insert uncacheable on MySQL; each of these
+    /// runs on a sign-in or a create and must keep `treat_none_as_default_value = false`.
+    #[test]
+    fn inserts_are_cacheable() {
+        use crate::auth::repo::NewRefresh;
+        use crate::db::schema::{refresh_tokens, roles};
+        use crate::role::model::NewRole;
+        use crate::user::model::NewUser;
+        let at = chrono::NaiveDateTime::default();
+        let user = NewUser {
+            email: "a@example.com",
+            name: "A",
+            password_hash: "h",
+            active: true,
+            token_version: 0,
+            created_at: at,
+            updated_at: at,
+        };
+        let role = NewRole {
+            name: "r",
+            description: "",
+            created_at: at,
+            updated_at: at,
+        };
+        let refresh = NewRefresh {
+            user_id: 1,
+            token_hash: "h",
+            family_id: "f",
+            expires_at: at,
+            created_at: at,
+        };
+        let inserts = [
+            cached_mysql_text(&diesel::insert_into(users::table).values(&user)),
+            cached_mysql_text(&diesel::insert_into(roles::table).values(&role)),
+            cached_mysql_text(&diesel::insert_into(refresh_tokens::table).values(&refresh)),
+        ];
+        for (table, sql) in ["users", "roles", "refresh_tokens"].iter().zip(inserts) {
+            assert!(
+                sql.is_some(),
+                "the insert into {table} is prepared on every use"
+            );
+        }
+    }
 }

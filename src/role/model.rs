@@ -15,8 +15,10 @@ pub struct RoleRow {
     pub updated_at: NaiveDateTime,
 }
 
+// diesel's default wraps every field, Option or not, in a value that may become `DEFAULT`,
+// which makes the statement uncacheable: bound as values, it is prepared once per connection.
 #[derive(Insertable, Debug)]
-#[diesel(table_name = roles)]
+#[diesel(table_name = roles, treat_none_as_default_value = false)]
 pub struct NewRole<'a> {
     pub name: &'a str,
     pub description: &'a str,

@@ -21,8 +21,10 @@ pub struct UserRow {
     pub last_login_at: Option<NaiveDateTime>,
 }
 
+// diesel's default wraps every field, Option or not, in a value that may become `DEFAULT`,
+// which makes the statement uncacheable: bound as values, it is prepared once per connection.
 #[derive(Insertable, Debug)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub name: &'a str,
