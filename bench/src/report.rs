@@ -244,15 +244,11 @@ fn cpu_description(cpuinfo: &str) -> String {
             .filter(|v| !v.is_empty())
     };
     let mut cpu = field("model name").unwrap_or("unknown CPU").to_owned();
-    let mut detail = Vec::new();
     if let (Some(family), Some(model)) = (field("cpu family"), field("model")) {
-        detail.push(format!("family {family} model {model}"));
+        let _ = write!(cpu, ", family {family} model {model}");
     }
     if let Some(mhz) = field("cpu MHz").and_then(|v| v.parse::<f64>().ok()) {
-        detail.push(format!("{mhz:.0} MHz"));
-    }
-    if !detail.is_empty() {
-        let _ = write!(cpu, " ({})", detail.join(", "));
+        let _ = write!(cpu, ", {mhz:.0} MHz");
     }
     cpu
 }
@@ -658,7 +654,7 @@ mod tests {
                        model\t\t: 17\nmodel name\t: AMD EPYC\ncpu MHz\t\t: 2596.142\n";
         assert_eq!(
             cpu_description(cpuinfo),
-            "AMD EPYC (family 25 model 17, 2596 MHz)"
+            "AMD EPYC, family 25 model 17, 2596 MHz"
         );
         assert_eq!(cpu_description("model name\t: Some CPU\n"), "Some CPU");
         assert_eq!(cpu_description(""), "unknown CPU");
