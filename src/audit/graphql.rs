@@ -10,7 +10,9 @@ use crate::auth::principal::{Require, perm};
 use crate::error::AppError;
 use crate::graphql::Limits;
 use crate::graphql::context::{count, read};
-use crate::graphql::list::{self, ListMetadata, date_range, filter_ids, gid, parse_id, utc};
+use crate::graphql::list::{
+    self, ListMetadata, date_range, either, filter_ids, gid, optional_id, parse_id, utc,
+};
 use crate::graphql::loaders::{load_error, loaders};
 use crate::user::graphql::User;
 
@@ -76,12 +78,21 @@ pub struct AuditLogFilter {
     pub ids: Option<Vec<ID>>,
     pub id: Option<ID>,
     pub action: Option<String>,
-    #[graphql(name = "target_type")]
+    /// Entries about this kind of record (`user`, `role`).
     pub target_type: Option<String>,
-    #[graphql(name = "target_id")]
+    /// Entries about this record.
     pub target_id: Option<ID>,
-    #[graphql(name = "actor_user_id")]
+    /// Entries by this user.
     pub actor_user_id: Option<ID>,
+    /// Same as `targetType`, under a reference list's name for it.
+    #[graphql(name = "target_type")]
+    pub target_type_ref: Option<String>,
+    /// Same as `targetId`, under a reference list's name for it.
+    #[graphql(name = "target_id")]
+    pub target_id_ref: Option<ID>,
+    /// Same as `actorUserId`, under a reference list's name for it (a user's audit trail).
+    #[graphql(name = "actor_user_id")]
+    pub actor_user_id_ref: Option<ID>,
     pub request_id: Option<String>,
     #[graphql(name = "at_gte")]
     pub at_gte: Option<String>,
@@ -96,17 +107,24 @@ impl AuditLogFilter {
             q: self.q,
             ids: filter_ids(self.ids.as_deref(), self.id.as_ref())?,
             action: self.action,
-            target_type: self.target_type,
-            target_id: self
-                .target_id
-                .as_ref()
-                .map(|id| parse_id("filter.target_id", id))
-                .transpose()?,
-            actor_user_id: self
-                .actor_user_id
-                .as_ref()
-                .map(|id| parse_id("filter.actor_user_id", id))
-                .transpose()?,
+            target_type: either(
+                ["filter.target_type", "filter.targetType"],
+                [self.target_type_ref, self.target_type],
+            )?,
+            target_id: either(
+                ["filter.target_id", "filter.targetId"],
+                [
+                    optional_id("filter.target_id", self.target_id_ref.as_ref())?,
+                    optional_id("filter.targetId", self.target_id.as_ref())?,
+                ],
+            )?,
+            actor_user_id: either(
+                ["filter.actor_user_id", "filter.actorUserId"],
+                [
+                    optional_id("filter.actor_user_id", self.actor_user_id_ref.as_ref())?,
+                    optional_id("filter.actorUserId", self.actor_user_id.as_ref())?,
+                ],
+            )?,
             request_id: self.request_id,
             at_gte,
             at_lte,

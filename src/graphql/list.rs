@@ -109,6 +109,24 @@ pub fn parse_id(field: &str, id: &ID) -> AppResult<i64> {
         .ok_or_else(|| AppError::bad_input(field, format!("'{}' is not a valid id", id.as_str())))
 }
 
+/// An optional id argument, parsed like [`parse_id`].
+pub fn optional_id(field: &str, id: Option<&ID>) -> AppResult<Option<i64>> {
+    id.map(|id| parse_id(field, id)).transpose()
+}
+
+/// A filter condition the schema accepts under two names, such as a reference list's
+/// `target_id` and the output field's own `targetId`: the value given, or `BAD_USER_INPUT` if
+/// both are given and differ.
+pub fn either<T: PartialEq>(names: [&str; 2], values: [Option<T>; 2]) -> AppResult<Option<T>> {
+    match values {
+        [Some(a), Some(b)] if a != b => Err(AppError::bad_input(
+            names[1],
+            format!("'{}' and '{}' differ; give one of them", names[0], names[1]),
+        )),
+        [a, b] => Ok(a.or(b)),
+    }
+}
+
 pub fn parse_ids(field: &str, ids: &[ID]) -> AppResult<Vec<i64>> {
     ids.iter().map(|id| parse_id(field, id)).collect()
 }
@@ -247,6 +265,21 @@ mod tests {
         assert_eq!(parse_id("id", &ID::from("42")).unwrap(), 42);
         assert!(parse_id("id", &ID::from("x")).is_err());
         assert!(parse_id("id", &ID::from("-1")).is_err());
+        assert_eq!(optional_id("id", None).unwrap(), None);
+        assert_eq!(optional_id("id", Some(&ID::from("7"))).unwrap(), Some(7));
+    }
+
+    #[test]
+    fn either_name_of_a_condition() {
+        let names = ["filter.target_id", "filter.targetId"];
+        assert_eq!(either(names, [Some(1), None]).unwrap(), Some(1));
+        assert_eq!(either(names, [None, Some(2)]).unwrap(), Some(2));
+        assert_eq!(either(names, [Some(3), Some(3)]).unwrap(), Some(3));
+        assert_eq!(either::<i64>(names, [None, None]).unwrap(), None);
+        match either(names, [Some(1), Some(2)]) {
+            Err(AppError::BadInput { field, .. }) => assert_eq!(field, "filter.targetId"),
+            other => panic!("expected BAD_USER_INPUT, got {other:?}"),
+        }
         assert_eq!(like_pattern(" Ad_m%n "), "%ad\\_m\\%n%");
     }
 }

@@ -50,11 +50,7 @@ impl PermissionFilter {
             q: self.q,
             ids: list::filter_ids(self.ids.as_deref(), self.id.as_ref())?,
             code: self.code,
-            role_id: self
-                .role_id
-                .as_ref()
-                .map(|id| list::parse_id("filter.role_id", id))
-                .transpose()?,
+            role_id: list::optional_id("filter.role_id", self.role_id.as_ref())?,
         })
     }
 }

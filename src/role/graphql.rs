@@ -13,7 +13,9 @@ use crate::db::DbConn;
 use crate::error::AppError;
 use crate::graphql::Limits;
 use crate::graphql::context::{actor, conn, count, read};
-use crate::graphql::list::{self, ListMetadata, date_range, filter_ids, gid, parse_id, utc};
+use crate::graphql::list::{
+    self, ListMetadata, date_range, filter_ids, gid, optional_id, parse_id, utc,
+};
 use crate::graphql::loaders::{group, load_error, loaders};
 use crate::permission::graphql::Permission;
 use crate::permission::model::PermissionRow;
@@ -191,16 +193,8 @@ impl RoleFilter {
             ids: filter_ids(self.ids.as_deref(), self.id.as_ref())?,
             name: self.name,
             description: self.description,
-            permission_id: self
-                .permission_id
-                .as_ref()
-                .map(|id| parse_id("filter.permission_id", id))
-                .transpose()?,
-            user_id: self
-                .user_id
-                .as_ref()
-                .map(|id| parse_id("filter.user_id", id))
-                .transpose()?,
+            permission_id: optional_id("filter.permission_id", self.permission_id.as_ref())?,
+            user_id: optional_id("filter.user_id", self.user_id.as_ref())?,
             created_at_gte,
             created_at_lte,
             updated_at_gte,

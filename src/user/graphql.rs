@@ -13,7 +13,9 @@ use crate::db::{Database, DbConn};
 use crate::error::AppError;
 use crate::graphql::Limits;
 use crate::graphql::context::{actor, conn, count, read};
-use crate::graphql::list::{self, ListMetadata, date_range, filter_ids, gid, parse_id, utc};
+use crate::graphql::list::{
+    self, ListMetadata, date_range, filter_ids, gid, optional_id, parse_id, utc,
+};
 use crate::graphql::loaders::{group, load_error, loaders};
 use crate::permission::graphql::Permission;
 use crate::permission::model::PermissionRow;
@@ -204,11 +206,7 @@ impl UserFilter {
             email: self.email,
             name: self.name,
             active: self.active,
-            role_id: self
-                .role_id
-                .as_ref()
-                .map(|id| parse_id("filter.role_id", id))
-                .transpose()?,
+            role_id: optional_id("filter.role_id", self.role_id.as_ref())?,
             created_at_gte,
             created_at_lte,
             updated_at_gte,

@@ -259,6 +259,28 @@ async fn permissions_guard_fields_and_denials_are_audited() {
             .unwrap()
             .contains("user:read")
     );
+    // The output field's own name filters the same way; the two names must agree.
+    let by_field = app
+        .gql(
+            "query($a: ID) { _allAuditLogsMeta(filter: { action: \"auth.denied\", actorUserId: $a, actor_user_id: $a }) { count } }",
+            json!({ "a": id }),
+        )
+        .await;
+    assert_eq!(
+        by_field["data"]["_allAuditLogsMeta"]["count"], 1,
+        "{by_field}"
+    );
+    let clash = app
+        .gql(
+            "query($a: ID) { allAuditLogs(filter: { actorUserId: $a, actor_user_id: \"1\" }) { id } }",
+            json!({ "a": id }),
+        )
+        .await;
+    assert_eq!(code(&clash), "BAD_USER_INPUT", "{clash}");
+    assert_eq!(
+        clash["errors"][0]["extensions"]["field"], "filter.actorUserId",
+        "{clash}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
