@@ -38,6 +38,13 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
+    // Set by the request-id layer, which runs before this one.
+    let request_id = req
+        .headers()
+        .get(crate::http::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let credentials = match req.headers().get(header::AUTHORIZATION) {
         None => Credentials::None,
         Some(value) => {
@@ -46,14 +53,17 @@ pub async fn authenticate(
                     .or_else(|| v.strip_prefix("bearer "))
             }) else {
                 outcome("malformed");
-                return unauthenticated("the Authorization header must be 'Bearer <token>'");
+                return unauthenticated(
+                    "the Authorization header must be 'Bearer <token>'",
+                    &request_id,
+                );
             };
             match auth.keys.verify(token.trim()) {
                 Ok(claims) => Credentials::Token(Arc::new(claims)),
                 Err(reason) => {
                     tracing::info!(%reason, "refused a bearer token");
                     outcome("invalid");
-                    return unauthenticated("invalid or expired token");
+                    return unauthenticated("invalid or expired token", &request_id);
                 }
             }
         }
@@ -68,11 +78,12 @@ fn outcome(result: &'static str) {
 
 /// 401 with a GraphQL-shaped error body, so GraphQL clients and plain HTTP clients both
 /// understand it.
-pub fn unauthenticated(message: &str) -> Response {
+pub fn unauthenticated(message: &str, request_id: &str) -> Response {
+    let extensions = json!({ "code": "UNAUTHENTICATED", "requestId": request_id });
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")],
-        Json(json!({ "errors": [{ "message": message, "extensions": { "code": "UNAUTHENTICATED" } }] })),
+        Json(json!({ "errors": [{ "message": message, "extensions": extensions }] })),
     )
         .into_response()
 }

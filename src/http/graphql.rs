@@ -100,12 +100,17 @@ async fn execute(
     tracing::Span::current().record("operation", name.as_str());
     if is_get && route == Route::Write {
         // GraphQL over HTTP: mutations only over POST, so a link or <img> cannot change data.
-        return (
+        let mut response = transport::refuse(
             StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "POST")],
+            media,
+            "BAD_USER_INPUT",
             "mutations must use POST",
-        )
-            .into_response();
+            &request_id,
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
     }
     if let Some(error) = over_limit {
         // Refused before anything runs: no SQL, not even the auth check.
@@ -125,12 +130,13 @@ async fn execute(
     }
     let consistency = match consistency_token(&headers) {
         Ok(token) => token,
-        Err(message) => {
-            return transport::refuse(
+        Err((field, message)) => {
+            return transport::refuse_field(
                 StatusCode::BAD_REQUEST,
                 media,
                 "BAD_USER_INPUT",
                 &message,
+                Some(field),
                 &request_id,
             );
         }
@@ -150,7 +156,9 @@ async fn execute(
         Credentials::Token(claims) => {
             match principal(&state.db, route, consistency.as_ref(), &claims).await {
                 Ok(principal) => Auth::User(Arc::new(principal)),
-                Err(AppError::Unauthenticated(message)) => return unauthenticated(&message),
+                Err(AppError::Unauthenticated(message)) => {
+                    return unauthenticated(&message, &request_id);
+                }
                 Err(error) => {
                     count_operation(&name, "error", &[error.code()]);
                     let error = async_graphql::ErrorExtensions::extend(&error);
@@ -256,12 +264,14 @@ const CONSISTENCY_COOKIE: &str = "adminql_ct";
 const CONSISTENCY_COOKIE_SECONDS: u32 = 60;
 
 /// The request's consistency token: the header wins over the cookie. Malformed is an error.
-fn consistency_token(headers: &HeaderMap) -> Result<Option<Token>, String> {
+/// The read's consistency token, from the header or else the cookie; an error names which.
+fn consistency_token(headers: &HeaderMap) -> Result<Option<Token>, (&'static str, String)> {
+    const HEADER: &str = "X-Consistency-Token";
     if let Some(value) = headers.get(CONSISTENCY_HEADER) {
         let raw = value
             .to_str()
-            .map_err(|_| "X-Consistency-Token is not text".to_owned())?;
-        return Token::parse(raw).map(Some);
+            .map_err(|_| (HEADER, "X-Consistency-Token is not text".to_owned()))?;
+        return Token::parse(raw).map(Some).map_err(|e| (HEADER, e));
     }
     for cookies in headers.get_all(header::COOKIE) {
         let Ok(cookies) = cookies.to_str() else {
@@ -271,7 +281,9 @@ fn consistency_token(headers: &HeaderMap) -> Result<Option<Token>, String> {
             if let Some((name, value)) = pair.trim().split_once('=')
                 && name == CONSISTENCY_COOKIE
             {
-                return Token::from_cookie(value).map(Some);
+                return Token::from_cookie(value)
+                    .map(Some)
+                    .map_err(|e| (CONSISTENCY_COOKIE, e));
             }
         }
     }

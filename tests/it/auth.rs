@@ -47,6 +47,12 @@ async fn assert_refused(app: &TestApp, token: &str, what: &str) {
     assert_eq!(code(&body), "UNAUTHENTICATED", "{what}: {body}");
     assert_eq!(status, 401, "{what}");
     assert!(
+        body["errors"][0]["extensions"]["requestId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{what}: {body}"
+    );
+    assert!(
         body["data"].is_null() || body["data"]["me"].is_null(),
         "{what}: {body}"
     );

@@ -103,6 +103,8 @@ async fn abusive_requests_are_refused_before_any_sql() {
         .unwrap();
     assert_eq!(resp.status(), 405, "GET mutation");
     assert_eq!(resp.headers()["allow"], "POST");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
 
     for content_type in [
         "text/plain",

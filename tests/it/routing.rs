@@ -216,9 +216,11 @@ async fn lagging_replica_read_your_writes_and_rotation() {
         .await
         .unwrap();
     assert_eq!(malformed.status(), 400);
+    let malformed: Value = malformed.json().await.unwrap();
+    assert_eq!(code(&malformed), "BAD_USER_INPUT", "{malformed}");
     assert_eq!(
-        code(&malformed.json::<Value>().await.unwrap()),
-        "BAD_USER_INPUT"
+        malformed["errors"][0]["extensions"]["field"], "X-Consistency-Token",
+        "{malformed}"
     );
 
     // Past REPLICA_MAX_LAG the replica leaves rotation and reads go to the primary.
