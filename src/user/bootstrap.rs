@@ -54,14 +54,23 @@ pub async fn ensure_admin(db: &Database, config: &Config) -> AppResult<Bootstrap
             ));
         }
     };
-    create_admin(
+    let created = create_admin(
         db,
         &email,
         "Administrator",
         &password,
         config.auth.password_min_length,
     )
-    .await?;
+    .await;
+    match created {
+        // Pods of a new deployment start together, and each saw no user: the first to commit
+        // made the admin, the others find it.
+        Err(AppError::Conflict { .. }) => {
+            tracing::info!(%email, "another instance created the bootstrap admin first");
+            return Ok(Bootstrap::Existing);
+        }
+        other => other?,
+    }
     Ok(if generated {
         Bootstrap::Generated { email, password }
     } else {

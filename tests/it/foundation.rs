@@ -185,3 +185,34 @@ async fn replica_connections_refuse_writes_mysql() {
 async fn reader_connections_refuse_writes_sqlite() {
     replica_connections_refuse_writes(Backend::Sqlite).await;
 }
+
+/// Pods of a new deployment start at once on an empty database: each sees no user, one
+/// creates the admin, and the others must start anyway instead of exiting on the conflict.
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_starting_together_create_one_bootstrap_admin() {
+    use adminql::user::bootstrap::{Bootstrap, ensure_admin};
+    let app = TestApp::mysql().start().await;
+    let db = &app.state.db;
+    {
+        let (mut conn, _) = db.write().await.expect("primary");
+        let conn: &mut DbConn = &mut conn;
+        // Cascades to roles held and refresh tokens; the audit log keeps no key to users.
+        db_run!(conn: { diesel::sql_query("DELETE FROM users").execute(conn).await })
+            .expect("empty the users table");
+    }
+    let config = &app.state.config;
+    let (a, b) = tokio::join!(ensure_admin(db, config), ensure_admin(db, config));
+    let outcomes = [a.expect("first pod starts"), b.expect("second pod starts")];
+    let created = outcomes
+        .iter()
+        .filter(|o| matches!(o, Bootstrap::Created { .. }))
+        .count();
+    assert_eq!(created, 1, "{outcomes:?}");
+    let (mut conn, _) = db.write().await.expect("primary");
+    let conn: &mut DbConn = &mut conn;
+    let users: Number = db_run!(conn: {
+        diesel::sql_query("SELECT COUNT(*) AS v FROM users").get_result(conn).await
+    })
+    .expect("count");
+    assert_eq!(users.v, 1);
+}
