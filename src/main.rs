@@ -1,7 +1,8 @@
 //! The `adminql` command line: `serve` (the default), `migrate`, `create-admin`, `print-schema`.
 //!
 //! Exit codes: 0 success, 2 bad usage or configuration (including a database that cannot be
-//! reached at start), 1 failure at run time.
+//! reached at start, unless a replica can serve reads: see [`migrate_or_replica`]), 1 failure
+//! at run time.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -30,7 +31,13 @@ enum Command {
     /// Apply migrations, create the bootstrap admin if there is no user, and serve HTTP (default).
     Serve,
     /// Apply pending database migrations to DATABASE_URL and exit.
-    Migrate,
+    Migrate {
+        /// When the primary cannot be migrated but a replica already has every migration of
+        /// this build, succeed anyway, so that a pod can start and serve reads while the
+        /// primary is down (the Deployment's init container uses this).
+        #[arg(long)]
+        allow_primary_down: bool,
+    },
     /// Create a user holding the `admin` role.
     CreateAdmin {
         /// Email address of the new admin.
@@ -119,9 +126,15 @@ async fn run(command: Command) -> Result<(), Failure> {
     let config = Config::from_env().map_err(usage)?;
     telemetry::init(config.log_format);
     match command {
-        Command::Migrate => {
-            let applied = migrate_primary(&config).await?;
-            println!("applied {} migration(s)", applied.len());
+        Command::Migrate { allow_primary_down } => {
+            if allow_primary_down {
+                if let Schema::Migrated(applied) = migrate_or_replica(&config).await? {
+                    println!("applied {} migration(s)", applied.len());
+                }
+            } else {
+                let applied = migrate_primary(&config).await?;
+                println!("applied {} migration(s)", applied.len());
+            }
             Ok(())
         }
         Command::CreateAdmin {
@@ -145,6 +158,38 @@ async fn migrate_primary(config: &Config) -> Result<Vec<String>, Failure> {
         tracing::info!(%version, "applied migration");
     }
     Ok(applied)
+}
+
+/// What a start found: the primary migrated, or a replica with every migration while the
+/// primary could not be reached.
+enum Schema {
+    Migrated(Vec<String>),
+    PrimaryDown,
+}
+
+/// Migrates the primary; if that fails and a replica already has every migration of this
+/// build, carries on read-only: reads work from the replicas, writes answer `READ_ONLY_MODE`
+/// until the replica monitor sees the primary again.
+async fn migrate_or_replica(config: &Config) -> Result<Schema, Failure> {
+    let failure = match migrate_primary(config).await {
+        Ok(applied) => return Ok(Schema::Migrated(applied)),
+        Err(failure) if !config.database.replicas.is_empty() => failure,
+        Err(failure) => return Err(failure),
+    };
+    match migrate::replica_with_every_migration(&config.database).await {
+        Ok(replica) => {
+            tracing::warn!(
+                error = %failure.message,
+                %replica,
+                "starting read-only: the primary cannot be migrated, but this replica has every migration; writes answer READ_ONLY_MODE until the primary answers"
+            );
+            Ok(Schema::PrimaryDown)
+        }
+        Err(e) => Err(usage(format!(
+            "{}; reads cannot start either: {e:#}",
+            failure.message
+        ))),
+    }
 }
 
 async fn create_admin(
@@ -178,13 +223,18 @@ async fn create_admin(
 }
 
 async fn serve(config: Config) -> Result<(), Failure> {
-    migrate_primary(&config).await?;
+    let schema = migrate_or_replica(&config).await?;
     let listen = config.http.listen_addr;
     let grace = config.http.shutdown_grace_period;
     let app = build_app(config).await.map_err(usage)?;
     let state = app.state.clone();
 
-    match bootstrap::ensure_admin(&state.db, &state.config).await {
+    let bootstrap = match schema {
+        Schema::Migrated(_) => bootstrap::ensure_admin(&state.db, &state.config).await,
+        // It needs the primary; any user who can sign in needs it too.
+        Schema::PrimaryDown => Ok(Bootstrap::Existing),
+    };
+    match bootstrap {
         Ok(Bootstrap::Existing) => {}
         Ok(Bootstrap::Created { email }) => {
             tracing::info!(%email, "created the bootstrap admin from ADMIN_EMAIL/ADMIN_PASSWORD");

@@ -3,6 +3,7 @@
 //! On MySQL the run holds an advisory lock (`GET_LOCK`), so pods starting together, or a
 //! migration job racing an init container, apply each migration exactly once.
 
+use diesel::migration::MigrationSource;
 use diesel::sql_types::{Integer, Nullable};
 use diesel::{Connection, SqliteConnection};
 use diesel_async::{AsyncMigrationHarness, RunQueryDsl, SimpleAsyncConnection};
@@ -64,6 +65,50 @@ pub async fn run(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
         }
     };
     Ok(applied)
+}
+
+/// For a start while the primary cannot be reached: the first replica that has applied
+/// every migration this binary embeds, redacted. Reads can then be served from it (the
+/// schema is the one this build expects) and writes wait for the primary.
+pub async fn replica_with_every_migration(config: &DatabaseConfig) -> anyhow::Result<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let expected: Vec<String> = MigrationSource::<diesel::mysql::Mysql>::migrations(&MYSQL)
+        .map_err(|e| anyhow::anyhow!(e))?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    let mut reasons = Vec::new();
+    for replica in &config.replicas {
+        let DatabaseUrl::Mysql(url) = replica else {
+            continue;
+        };
+        let applied = async {
+            let mut conn = connect_mysql(url.expose_secret(), config.connect_timeout).await?;
+            let rows: Vec<Applied> =
+                diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+                    .load(&mut conn)
+                    .await?;
+            anyhow::Ok(rows.into_iter().map(|r| r.version).collect::<Vec<_>>())
+        }
+        .await;
+        match applied {
+            Ok(applied) => match expected.iter().find(|v| !applied.contains(v)) {
+                None => return Ok(replica.redacted()),
+                Some(missing) => {
+                    reasons.push(format!("{} lacks migration {missing}", replica.redacted()));
+                }
+            },
+            Err(e) => reasons.push(format!("{}: {e:#}", replica.redacted())),
+        }
+    }
+    if reasons.is_empty() {
+        anyhow::bail!("no replica is configured (DATABASE_REPLICA_URLS)");
+    }
+    anyhow::bail!("no replica has every migration: {}", reasons.join("; "))
 }
 
 fn versions(list: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {

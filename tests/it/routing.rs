@@ -436,3 +436,151 @@ async fn killed_primary_means_read_only_until_it_returns() {
     }
     assert_eq!(status(&app).await["readOnly"], false);
 }
+
+/// The `adminql` binary, stopped when dropped; its stderr is collected line by line.
+struct Process {
+    child: std::process::Child,
+    log: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Process {
+    fn spawn(env: &[(&str, String)], args: &[&str]) -> Process {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_adminql"))
+            .args(args)
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn adminql");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, log) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Process {
+            child,
+            log,
+            seen: String::new(),
+        }
+    }
+
+    /// Waits for a log line containing `text`; panics with the log so far after `timeout`.
+    fn wait_for(&mut self, text: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.seen.contains(text) {
+            match self
+                .log
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                }
+                Err(_) => panic!("no '{text}' from adminql:\n{}", self.seen),
+            }
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A pod that (re)starts while the primary is down must still serve reads: `serve` and the
+/// init container's `migrate --allow-primary-down` accept a replica that has every
+/// migration; plain `migrate` still fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_starts_read_only_while_the_primary_is_down() {
+    let cluster = private().await;
+    let app = fast(TestApp::mysql().cluster(cluster.clone()))
+        .start()
+        .await;
+    let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    let name = app.database.clone().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut env = vec![
+        ("PATH", std::env::var("PATH").unwrap_or_default()),
+        ("DATABASE_URL", cluster.primary.url(&name, &name)),
+        ("DATABASE_REPLICA_URLS", cluster.replica.url(&name, &name)),
+        ("JWT_SECRET", crate::support::JWT_SECRET.to_owned()),
+        ("LISTEN_ADDR", format!("127.0.0.1:{port}")),
+    ];
+    env.extend(FAST_MONITOR.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || c.primary.kill())
+        .await
+        .unwrap();
+
+    let migrate = |args: &'static [&'static str]| {
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_adminql"))
+                .args(args)
+                .env_clear()
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .output()
+                .expect("run adminql");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+    };
+    let (code_plain, log) = migrate(&["migrate"]).await.unwrap();
+    assert_eq!(code_plain, Some(2), "{log}");
+    let (code_allowed, log) = migrate(&["migrate", "--allow-primary-down"]).await.unwrap();
+    assert_eq!(code_allowed, Some(0), "{log}");
+    assert!(log.contains("starting read-only"), "{log}");
+
+    let mut pod = Process::spawn(&env, &["serve"]);
+    pod.wait_for("GraphiQL: ", Duration::from_secs(30));
+    let base = format!("http://127.0.0.1:{port}");
+    let post = |query: &'static str| {
+        let (app, base) = (&app, &base);
+        async move {
+            app.client
+                .post(format!("{base}/graphql"))
+                .bearer_auth(&app.admin_token)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let ready = app
+            .client
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .unwrap();
+        if ready.status() == 200 {
+            let body: Value = ready.json().await.unwrap();
+            assert_eq!(body["writes"]["ok"], false, "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready:\n{}", pod.seen);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let read = post("{ me { id } }").await;
+    assert_eq!(read["data"]["me"]["id"], me, "{read}");
+    let write = post("mutation { updateUser(id: \"1\", name: \"x\") { name } }").await;
+    assert_eq!(code(&write), "READ_ONLY_MODE", "{write}");
+}
