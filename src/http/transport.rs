@@ -66,14 +66,17 @@ pub fn refuse(
     refuse_field(status, media, code, message, None, request_id)
 }
 
-fn boxed_refuse(
-    status: StatusCode,
-    media: Media,
-    code: &str,
-    message: &str,
-    request_id: &str,
-) -> Box<Response> {
-    Box::new(refuse(status, media, code, message, request_id))
+/// A malformed request, naming the part of it at fault (`Content-Type`, `body`, `query`,
+/// `variables`, ...).
+fn bad_request(media: Media, field: &str, message: &str, request_id: &str) -> Box<Response> {
+    Box::new(refuse_field(
+        StatusCode::BAD_REQUEST,
+        media,
+        "BAD_USER_INPUT",
+        message,
+        Some(field),
+        request_id,
+    ))
 }
 
 /// Like [`refuse`], naming the offending argument in `extensions.field`.
@@ -116,41 +119,33 @@ pub fn parse_post(
                 .to_ascii_lowercase()
         });
     if content_type.as_deref() != Some(JSON) {
-        return Err(Box::new(refuse(
+        return Err(Box::new(refuse_field(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
             "BAD_USER_INPUT",
             "POST /graphql takes Content-Type: application/json",
+            Some("Content-Type"),
             request_id,
         )));
     }
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        boxed_refuse(
-            StatusCode::BAD_REQUEST,
+        bad_request(
             media,
-            "BAD_USER_INPUT",
+            "body",
             &format!("the body is not JSON: {e}"),
             request_id,
         )
     })?;
     if value.is_array() {
-        return Err(Box::new(refuse(
-            StatusCode::BAD_REQUEST,
+        return Err(bad_request(
             media,
-            "BAD_USER_INPUT",
+            "body",
             "batched requests are not supported: send one operation per request",
             request_id,
-        )));
+        ));
     }
-    request_from_json(value).map_err(|message| {
-        boxed_refuse(
-            StatusCode::BAD_REQUEST,
-            media,
-            "BAD_USER_INPUT",
-            &message,
-            request_id,
-        )
-    })
+    request_from_json(value)
+        .map_err(|(field, message)| bad_request(media, field, &message, request_id))
 }
 
 /// Reads a `GET` query string into a GraphQL request.
@@ -159,21 +154,13 @@ pub fn parse_get(
     media: Media,
     request_id: &str,
 ) -> Result<async_graphql::Request, Box<Response>> {
-    let bad = |message: String| {
-        boxed_refuse(
-            StatusCode::BAD_REQUEST,
-            media,
-            "BAD_USER_INPUT",
-            &message,
-            request_id,
-        )
-    };
+    let bad = |(field, message): (&str, String)| bad_request(media, field, &message, request_id);
     let mut object = serde_json::Map::new();
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let value = match key.as_ref() {
             "query" | "operationName" => serde_json::Value::String(value.into_owned()),
             "variables" | "extensions" => serde_json::from_str(&value)
-                .map_err(|_| bad(format!("the {key} parameter is not JSON")))?,
+                .map_err(|_| bad((key.as_ref(), format!("the {key} parameter is not JSON"))))?,
             _ => continue,
         };
         object.insert(key.into_owned(), value);
@@ -181,32 +168,38 @@ pub fn parse_get(
     request_from_json(serde_json::Value::Object(object)).map_err(bad)
 }
 
-fn request_from_json(value: serde_json::Value) -> Result<async_graphql::Request, String> {
+/// A GraphQL request from its JSON form; an error names the member at fault.
+fn request_from_json(
+    value: serde_json::Value,
+) -> Result<async_graphql::Request, (&'static str, String)> {
     let serde_json::Value::Object(object) = value else {
-        return Err("the body must be a JSON object with a `query`".into());
+        return Err((
+            "body",
+            "the body must be a JSON object with a `query`".into(),
+        ));
     };
     if !object
         .get("query")
         .is_some_and(serde_json::Value::is_string)
     {
-        return Err("the request has no `query` string".into());
+        return Err(("query", "the request has no `query` string".into()));
     }
     for key in ["variables", "extensions"] {
         if object
             .get(key)
             .is_some_and(|v| !v.is_object() && !v.is_null())
         {
-            return Err(format!("`{key}` must be a JSON object"));
+            return Err((key, format!("`{key}` must be a JSON object")));
         }
     }
     if object
         .get("operationName")
         .is_some_and(|v| !v.is_string() && !v.is_null())
     {
-        return Err("`operationName` must be a string".into());
+        return Err(("operationName", "`operationName` must be a string".into()));
     }
     serde_json::from_value(serde_json::Value::Object(object))
-        .map_err(|e| format!("not a GraphQL request: {e}"))
+        .map_err(|e| ("body", format!("not a GraphQL request: {e}")))
 }
 
 /// A response to a request that failed before execution: GraphQL over HTTP says it has no

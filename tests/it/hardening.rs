@@ -121,11 +121,25 @@ async fn abusive_requests_are_refused_before_any_sql() {
             )
             .await;
         assert_eq!(resp.status(), 415, "{content_type} must be refused (CSRF)");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"], "Content-Type",
+            "{body}"
+        );
     }
-    let resp = app
-        .post_raw("{not json", &[("content-type", "application/json")])
-        .await;
-    assert_eq!(resp.status(), 400);
+    for (sent, field) in [
+        ("{not json", "body"),
+        (r#"{"variables":{}}"#, "query"),
+        (r#"{"query":"{ __typename }","variables":[1]}"#, "variables"),
+    ] {
+        let resp = app
+            .post_raw(sent, &[("content-type", "application/json")])
+            .await;
+        assert_eq!(resp.status(), 400, "{sent}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
     let resp = app
         .post_raw(
             r#"{"query":"{ __typename }"}"#,
