@@ -56,7 +56,11 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             http.request_timeout,
         ))
-        .layer(axum::extract::DefaultBodyLimit::max(http.body_limit))
+        .layer(axum::extract::DefaultBodyLimit::max(http.body_limit));
+    // Only the API reads bearer tokens: a probe or a scrape that carries a stale one still
+    // gets its answer.
+    let api = get(graphql::get)
+        .post(graphql::post)
         .layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             crate::auth::middleware::authenticate,
@@ -66,7 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(metrics::render))
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", api)
         .merge(graphiql::routes())
         .layer(middleware);
     let router = match cors(&http.cors_allowed_origins) {

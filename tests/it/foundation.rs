@@ -37,6 +37,17 @@ async fn probes(backend: Backend) {
     let app = TestApp::on(backend).start().await;
     let health = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    // Probes answer whatever the Authorization header holds; only the API checks it.
+    for path in ["/health", "/ready", "/metrics"] {
+        let resp = app
+            .client
+            .get(app.url(path))
+            .bearer_auth("stale-or-garbage")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+    }
     let ready = app.client.get(app.url("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.unwrap();
