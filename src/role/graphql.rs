@@ -329,9 +329,11 @@ impl RoleMutation {
 
     /// Deletes a role and returns it as it was.
     #[graphql(guard = "Require(perm::ROLE_WRITE)")]
-    async fn delete_role(&self, ctx: &Context<'_>, id: ID) -> Result<Role> {
+    async fn delete_role(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Role>> {
         let id = parse_id("id", &id)?;
         let mut conn = conn(ctx).await?;
-        Ok(service::delete(&mut conn, &actor(ctx)?, id).await?.into())
+        Ok(Some(
+            service::delete(&mut conn, &actor(ctx)?, id).await?.into(),
+        ))
     }
 }

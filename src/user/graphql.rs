@@ -361,9 +361,11 @@ impl UserMutation {
 
     /// Deletes a user and returns it as it was.
     #[graphql(guard = "Require(perm::USER_WRITE)")]
-    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<User> {
+    async fn delete_user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
         let id = parse_id("id", &id)?;
         let mut conn = conn(ctx).await?;
-        Ok(service::delete(&mut conn, &actor(ctx)?, id).await?.into())
+        Ok(Some(
+            service::delete(&mut conn, &actor(ctx)?, id).await?.into(),
+        ))
     }
 }
