@@ -292,6 +292,17 @@ impl Config {
                 "JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE must be set together",
             ));
         }
+        if let Some(algorithm) = &auth.jwt_algorithm
+            && auth.jwt_private_key_file.is_none()
+            && algorithm != "HS256"
+        {
+            return Err(ConfigError::new(
+                "JWT_ALGORITHM",
+                format!(
+                    "'{algorithm}' needs a key pair: set JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE, or unset JWT_ALGORITHM to sign with JWT_SECRET (HS256)"
+                ),
+            ));
+        }
         if database.primary.is_mysql()
             && auth.jwt_secret.is_none()
             && auth.jwt_private_key_file.is_none()
@@ -587,6 +598,10 @@ mod tests {
         );
         assert!(
             error(&[("JWT_SECRET", "short")]).starts_with("JWT_SECRET: must be at least 32 bytes")
+        );
+        assert!(
+            error(&[("JWT_ALGORITHM", "RS256")])
+                .starts_with("JWT_ALGORITHM: 'RS256' needs a key pair")
         );
         assert!(
             error(&[("DB_ACQUIRE_TIMEOUT", "soon")])

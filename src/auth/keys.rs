@@ -18,6 +18,11 @@ pub async fn load(config: &Config, db: &Database) -> anyhow::Result<JwtKeys> {
             std::fs::read(path)
                 .map_err(|e| anyhow::anyhow!("{var}: cannot read {}: {e}", path.display()))
         };
+        if auth.jwt_secret.is_some() {
+            tracing::warn!(
+                "JWT_SECRET is ignored: the key pair in JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE signs tokens"
+            );
+        }
         let algorithm = auth.jwt_algorithm.as_deref().unwrap_or("RS256");
         return JwtKeys::pem(
             algorithm,
