@@ -62,6 +62,15 @@ async fn private() -> Arc<Cluster> {
     )
 }
 
+/// An app with a fast replica monitor on a cluster of its own, which the test may break.
+async fn private_app() -> (Arc<Cluster>, TestApp) {
+    let cluster = private().await;
+    let app = fast(TestApp::mysql().cluster(cluster.clone()))
+        .start()
+        .await;
+    (cluster, app)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn queries_run_on_the_replica_and_mutations_on_the_primary() {
     let app = TestApp::mysql().start().await;
@@ -135,10 +144,7 @@ async fn reads_are_spread_across_two_replicas() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lagging_replica_read_your_writes_and_rotation() {
-    let cluster = private().await;
-    let app = fast(TestApp::mysql().cluster(cluster.clone()))
-        .start()
-        .await;
+    let (cluster, app) = private_app().await;
     let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
     cluster.replica.sql("STOP SLAVE SQL_THREAD").unwrap();
 
@@ -289,10 +295,7 @@ async fn read_load(app: &TestApp, workers: usize, n: usize) -> Duration {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_replica_costs_no_read_and_returns_after_restart() {
-    let cluster = private().await;
-    let app = fast(TestApp::mysql().cluster(cluster.clone()))
-        .start()
-        .await;
+    let (cluster, app) = private_app().await;
     let load = read_load(&app, 4, 40);
     let kill = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -370,10 +373,7 @@ async fn hung_replica_reads_go_to_the_primary() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_primary_means_read_only_until_it_returns() {
-    let cluster = private().await;
-    let app = fast(TestApp::mysql().cluster(cluster.clone()))
-        .start()
-        .await;
+    let (cluster, app) = private_app().await;
     let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
     let rename = |name: &'static str| {
         let (app, me) = (&app, me.clone());
@@ -500,10 +500,7 @@ impl Drop for Process {
 /// migration; plain `migrate` still fails.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pod_starts_read_only_while_the_primary_is_down() {
-    let cluster = private().await;
-    let app = fast(TestApp::mysql().cluster(cluster.clone()))
-        .start()
-        .await;
+    let (cluster, app) = private_app().await;
     let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
     let name = app.database.clone().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
