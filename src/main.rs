@@ -127,12 +127,12 @@ async fn run(command: Command) -> Result<(), Failure> {
     telemetry::init(config.log_format);
     match command {
         Command::Migrate { allow_primary_down } => {
-            if allow_primary_down {
-                if let Schema::Migrated(applied) = migrate_or_replica(&config).await? {
-                    println!("applied {} migration(s)", applied.len());
-                }
+            let schema = if allow_primary_down {
+                migrate_or_replica(&config).await?
             } else {
-                let applied = migrate_primary(&config).await?;
+                Schema::Migrated(migrate_primary(&config).await?)
+            };
+            if let Schema::Migrated(applied) = schema {
                 println!("applied {} migration(s)", applied.len());
             }
             Ok(())
@@ -167,21 +167,24 @@ enum Schema {
     PrimaryDown,
 }
 
-/// Migrates the primary; if that fails and a replica already has every migration of this
-/// build, carries on read-only: reads work from the replicas, writes answer `READ_ONLY_MODE`
-/// until the replica monitor sees the primary again.
+/// Migrates the primary. If nothing listens at the primary's address and a replica already
+/// has every migration of this build, carries on read-only: reads work from the replicas,
+/// writes answer `READ_ONLY_MODE` until the replica monitor reaches the primary. A primary
+/// that answers but cannot be migrated is a failure, as without replicas.
 async fn migrate_or_replica(config: &Config) -> Result<Schema, Failure> {
     let failure = match migrate_primary(config).await {
         Ok(applied) => return Ok(Schema::Migrated(applied)),
-        Err(failure) if !config.database.replicas.is_empty() => failure,
-        Err(failure) => return Err(failure),
+        Err(failure) => failure,
     };
+    if config.database.replicas.is_empty() || migrate::primary_listens(&config.database).await {
+        return Err(failure);
+    }
     match migrate::replica_with_every_migration(&config.database).await {
         Ok(replica) => {
-            tracing::warn!(
+            tracing::error!(
                 error = %failure.message,
                 %replica,
-                "starting read-only: the primary cannot be migrated, but this replica has every migration; writes answer READ_ONLY_MODE until the primary answers"
+                "starting read-only: nothing answers at the primary's address, but this replica has every migration; writes answer READ_ONLY_MODE until the primary answers"
             );
             Ok(Schema::PrimaryDown)
         }
@@ -232,7 +235,12 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let bootstrap = match schema {
         Schema::Migrated(_) => bootstrap::ensure_admin(&state.db, &state.config).await,
         // It needs the primary; any user who can sign in needs it too.
-        Schema::PrimaryDown => Ok(Bootstrap::Existing),
+        Schema::PrimaryDown => {
+            state
+                .db
+                .start_read_only("nothing answered at the primary's address at start");
+            Ok(Bootstrap::Existing)
+        }
     };
     match bootstrap {
         Ok(Bootstrap::Existing) => {}

@@ -67,6 +67,26 @@ pub async fn run(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
     Ok(applied)
 }
 
+/// Whether anything accepts connections at the primary's address. A refused, unresolved or
+/// silent address is a primary that is down, and so, from here, is a mistyped host; a
+/// primary that answers but cannot be migrated (credentials, a failing migration, a held
+/// lock) is not down.
+pub async fn primary_listens(config: &DatabaseConfig) -> bool {
+    let DatabaseUrl::Mysql(url) = &config.primary else {
+        return true;
+    };
+    let Some(addr) = url::Url::parse(url.expose_secret())
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port().unwrap_or(3306))))
+    else {
+        return true;
+    };
+    matches!(
+        tokio::time::timeout(config.connect_timeout, tokio::net::TcpStream::connect(addr)).await,
+        Ok(Ok(_))
+    )
+}
+
 /// For a start while the primary cannot be reached: the first replica that has applied
 /// every migration this binary embeds, redacted. Reads can then be served from it (the
 /// schema is the one this build expects) and writes wait for the primary.

@@ -213,6 +213,12 @@ impl Database {
         self.inner.primary_healthy.load(Ordering::Relaxed)
     }
 
+    /// For a start without the primary: writes answer `READ_ONLY_MODE` at once, until the
+    /// monitor's heartbeat reaches the primary.
+    pub fn start_read_only(&self, reason: &str) {
+        self.set_primary_healthy(false, reason);
+    }
+
     pub(crate) fn set_primary_healthy(&self, healthy: bool, reason: &str) {
         if self.inner.primary_healthy.swap(healthy, Ordering::Relaxed) != healthy {
             if healthy {

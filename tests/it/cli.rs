@@ -1,13 +1,11 @@
 //! The real binary: exit codes, one-line configuration errors, `--help`, and the embedded
 //! default (first start creates the database and admin, a second start reuses them).
 
-use std::io::{BufRead, BufReader};
-
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_adminql");
+use crate::support::process::{BIN, Process, free_port};
 
 fn adminql(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     Command::new(BIN)
@@ -114,55 +112,20 @@ fn print_schema_prints_the_committed_schema() {
 /// Starts `adminql` with no configuration but a port, waits for it to listen, and returns
 /// its log after a SIGTERM-triggered shutdown (which must exit 0).
 fn run_embedded_once(dir: &std::path::Path, port: u16) -> String {
-    let mut child = Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("NO_COLOR", "1")
-        .current_dir(dir)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn adminql");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !log.contains("GraphiQL: ") {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("adminql did not start:\n{log}"));
-        log.push_str(&line);
-        log.push('\n');
-    }
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = Process::spawn(dir, &[("LISTEN_ADDR", &listen)], &[]);
+    server.wait_for("GraphiQL: ", Duration::from_secs(30));
     let health = std::net::TcpStream::connect(("127.0.0.1", port));
     assert!(health.is_ok(), "listening on {port}");
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let status = child.wait().expect("wait");
-    while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-        log.push_str(&line);
-        log.push('\n');
-    }
-    assert_eq!(status.code(), Some(0), "clean exit on SIGTERM:\n{log}");
+    let (code, log) = server.terminate();
+    assert_eq!(code, Some(0), "clean exit on SIGTERM:\n{log}");
     log
 }
 
 #[test]
 fn embedded_default_creates_once_and_reuses() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let first = run_embedded_once(dir.path(), port);
     assert!(dir.path().join("adminql.db").is_file());
     assert!(
@@ -230,11 +193,7 @@ fn create_admin_reads_the_password_from_stdin() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_under_load_loses_no_request() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = tokio::process::Command::new(BIN)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::mariadb::{Cluster, cluster};
+use crate::support::process::{Process, free_port};
 use crate::support::proxy::FaultProxy;
 use crate::support::{ADMIN_EMAIL, TestApp};
 
@@ -437,114 +438,64 @@ async fn killed_primary_means_read_only_until_it_returns() {
     assert_eq!(status(&app).await["readOnly"], false);
 }
 
-/// The `adminql` binary, stopped when dropped; its stderr is collected line by line.
-struct Process {
-    child: std::process::Child,
-    log: std::sync::mpsc::Receiver<String>,
-    seen: String,
-}
-
-impl Process {
-    fn spawn(env: &[(&str, String)], args: &[&str]) -> Process {
-        use std::io::{BufRead, BufReader};
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_adminql"))
-            .args(args)
-            .env_clear()
-            .env("NO_COLOR", "1")
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn adminql");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, log) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Process {
-            child,
-            log,
-            seen: String::new(),
-        }
-    }
-
-    /// Waits for a log line containing `text`; panics with the log so far after `timeout`.
-    fn wait_for(&mut self, text: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while !self.seen.contains(text) {
-            match self
-                .log
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            {
-                Ok(line) => {
-                    self.seen.push_str(&line);
-                    self.seen.push('\n');
-                }
-                Err(_) => panic!("no '{text}' from adminql:\n{}", self.seen),
-            }
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A pod that (re)starts while the primary is down must still serve reads: `serve` and the
 /// init container's `migrate --allow-primary-down` accept a replica that has every
-/// migration; plain `migrate` still fails.
+/// migration when nothing answers at the primary's address. A primary that answers but
+/// refuses, or a replica missing a migration, still fail the start.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pod_starts_read_only_while_the_primary_is_down() {
     let (cluster, app) = private_app().await;
     let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
     let name = app.database.clone().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
+    let (primary, replica) = (
+        cluster.primary.url(&name, &name),
+        cluster.replica.url(&name, &name),
+    );
+    let listen = format!("127.0.0.1:{port}");
     let mut env = vec![
-        ("PATH", std::env::var("PATH").unwrap_or_default()),
-        ("DATABASE_URL", cluster.primary.url(&name, &name)),
-        ("DATABASE_REPLICA_URLS", cluster.replica.url(&name, &name)),
-        ("JWT_SECRET", crate::support::JWT_SECRET.to_owned()),
-        ("LISTEN_ADDR", format!("127.0.0.1:{port}")),
+        ("DATABASE_URL", primary.as_str()),
+        ("DATABASE_REPLICA_URLS", replica.as_str()),
+        ("JWT_SECRET", crate::support::JWT_SECRET),
+        ("LISTEN_ADDR", listen.as_str()),
     ];
-    env.extend(FAST_MONITOR.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    env.extend(FAST_MONITOR);
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = |env: Vec<(&'static str, String)>| {
+        let dir = dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let mut run = Process::spawn(&dir, &env, &["migrate", "--allow-primary-down"]);
+            let started = Instant::now();
+            while run.running() {
+                assert!(started.elapsed() < Duration::from_secs(30), "{}", run.log);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            run.terminate()
+        })
+    };
+    let owned = |env: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
+        env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
+    };
+
+    // The primary answers but refuses these credentials: no read-only start.
+    let wrong = primary.replace(crate::support::mariadb::APP_PASSWORD, "wrong-password");
+    let mut refused = owned(&env);
+    refused[0].1 = wrong;
+    let (code_refused, log) = migrate(refused).await.unwrap();
+    assert_eq!(code_refused, Some(2), "{log}");
+
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || c.primary.kill())
         .await
         .unwrap();
-
-    let migrate = |args: &'static [&'static str]| {
-        let env = env.clone();
-        tokio::task::spawn_blocking(move || {
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_adminql"))
-                .args(args)
-                .env_clear()
-                .envs(env.iter().map(|(k, v)| (k, v)))
-                .output()
-                .expect("run adminql");
-            (
-                out.status.code(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            )
-        })
-    };
-    let (code_plain, log) = migrate(&["migrate"]).await.unwrap();
-    assert_eq!(code_plain, Some(2), "{log}");
-    let (code_allowed, log) = migrate(&["migrate", "--allow-primary-down"]).await.unwrap();
+    let (code_allowed, log) = migrate(owned(&env)).await.unwrap();
     assert_eq!(code_allowed, Some(0), "{log}");
     assert!(log.contains("starting read-only"), "{log}");
 
-    let mut pod = Process::spawn(&env, &["serve"]);
+    let mut pod = Process::spawn(dir.path(), &env, &["serve"]);
     pod.wait_for("GraphiQL: ", Duration::from_secs(30));
-    let base = format!("http://127.0.0.1:{port}");
+    let base = format!("http://{listen}");
     let post = |query: &'static str| {
         let (app, base) = (&app, &base);
         async move {
@@ -560,6 +511,9 @@ async fn a_pod_starts_read_only_while_the_primary_is_down() {
                 .unwrap()
         }
     };
+    // Writes are refused from the first request, not after the monitor's first probe.
+    let write = post("mutation { updateUser(id: \"1\", name: \"x\") { name } }").await;
+    assert_eq!(code(&write), "READ_ONLY_MODE", "{write}");
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let ready = app
@@ -573,11 +527,21 @@ async fn a_pod_starts_read_only_while_the_primary_is_down() {
             assert_eq!(body["writes"]["ok"], false, "{body}");
             break;
         }
-        assert!(Instant::now() < deadline, "never ready:\n{}", pod.seen);
+        assert!(Instant::now() < deadline, "never ready:\n{}", pod.log);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let read = post("{ me { id } }").await;
     assert_eq!(read["data"]["me"]["id"], me, "{read}");
-    let write = post("mutation { updateUser(id: \"1\", name: \"x\") { name } }").await;
-    assert_eq!(code(&write), "READ_ONLY_MODE", "{write}");
+    drop(pod);
+
+    // A replica without this build's last migration cannot serve its reads.
+    cluster
+        .replica
+        .sql(&format!(
+            "DELETE FROM {name}.__diesel_schema_migrations ORDER BY version DESC LIMIT 1"
+        ))
+        .unwrap();
+    let (code_stale, log) = migrate(owned(&env)).await.unwrap();
+    assert_eq!(code_stale, Some(2), "{log}");
+    assert!(log.contains("lacks migration"), "{log}");
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test module uses a different part of the support code
 
 pub mod mariadb;
+pub mod process;
 pub mod proxy;
 
 use std::collections::HashMap;
