@@ -13,6 +13,10 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+/// What `JWT_ALGORITHM` may name with `JWT_PRIVATE_KEY_FILE`/`JWT_PUBLIC_KEY_FILE`; without
+/// them only HS256 (`JWT_SECRET`) signs.
+pub const KEY_PAIR_ALGORITHMS: &[&str] = &["RS256", "ES256", "EdDSA"];
+
 /// Every environment variable adminql reads, in `.env.sample` order.
 pub const KNOWN_VARS: &[&str] = &[
     "DATABASE_URL",
@@ -259,7 +263,10 @@ impl Config {
         };
 
         let jwt_secret = env.get("JWT_SECRET").map(SecretString::from);
+        // Beside a key pair the secret is not used (auth::keys warns), so its length is moot.
+        let key_pair = env.get("JWT_PRIVATE_KEY_FILE").is_some();
         if let Some(secret) = &jwt_secret
+            && !key_pair
             && secret.expose_secret().len() < 32
         {
             return Err(ConfigError::new(
@@ -292,16 +299,24 @@ impl Config {
                 "JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE must be set together",
             ));
         }
-        if let Some(algorithm) = &auth.jwt_algorithm
-            && auth.jwt_private_key_file.is_none()
-            && algorithm != "HS256"
-        {
-            return Err(ConfigError::new(
-                "JWT_ALGORITHM",
-                format!(
-                    "'{algorithm}' needs a key pair: set JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE, or unset JWT_ALGORITHM to sign with JWT_SECRET (HS256)"
-                ),
-            ));
+        if let Some(algorithm) = &auth.jwt_algorithm {
+            if key_pair && !KEY_PAIR_ALGORITHMS.contains(&algorithm.as_str()) {
+                return Err(ConfigError::new(
+                    "JWT_ALGORITHM",
+                    format!(
+                        "'{algorithm}' is not one of {} (the algorithms of a key pair)",
+                        KEY_PAIR_ALGORITHMS.join(", ")
+                    ),
+                ));
+            }
+            if !key_pair && algorithm != "HS256" {
+                return Err(ConfigError::new(
+                    "JWT_ALGORITHM",
+                    format!(
+                        "'{algorithm}' needs a key pair: set JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE, or unset JWT_ALGORITHM to sign with JWT_SECRET (HS256)"
+                    ),
+                ));
+            }
         }
         if database.primary.is_mysql()
             && auth.jwt_secret.is_none()
@@ -602,6 +617,29 @@ mod tests {
         assert!(
             error(&[("JWT_ALGORITHM", "RS256")])
                 .starts_with("JWT_ALGORITHM: 'RS256' needs a key pair")
+        );
+        let pair = [
+            ("JWT_PRIVATE_KEY_FILE", "k.pem"),
+            ("JWT_PUBLIC_KEY_FILE", "k.pub"),
+        ];
+        assert!(
+            error(&[pair[0], pair[1], ("JWT_ALGORITHM", "RS265")])
+                .starts_with("JWT_ALGORITHM: 'RS265' is not one of RS256, ES256, EdDSA")
+        );
+        assert!(
+            error(&[pair[0], pair[1], ("JWT_ALGORITHM", "HS256")])
+                .starts_with("JWT_ALGORITHM: 'HS256'")
+        );
+        assert!(config(&[("JWT_ALGORITHM", "HS256")]).is_ok());
+        assert!(
+            config(&[
+                pair[0],
+                pair[1],
+                ("JWT_ALGORITHM", "EdDSA"),
+                ("JWT_SECRET", "short")
+            ])
+            .is_ok(),
+            "a secret beside a key pair is ignored, whatever its length"
         );
         assert!(
             error(&[("DB_ACQUIRE_TIMEOUT", "soon")])
