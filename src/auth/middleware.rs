@@ -38,13 +38,7 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
-    // Set by the request-id layer, which runs before this one.
-    let request_id = req
-        .headers()
-        .get(crate::http::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id = crate::http::request_id(req.headers());
     let credentials = match req.headers().get(header::AUTHORIZATION) {
         None => Credentials::None,
         Some(value) => {

@@ -14,9 +14,9 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use super::REQUEST_ID;
+use super::request_id;
 use super::transport::{self, Media};
 use crate::AppState;
 use crate::auth::middleware::{Credentials, principal, unauthenticated};
@@ -37,7 +37,7 @@ pub async fn post(
 ) -> Response {
     let request_id = request_id(&headers);
     let Some(media) = transport::negotiate(&headers) else {
-        return not_acceptable();
+        return not_acceptable(&request_id);
     };
     match transport::parse_post(&headers, &body, media, &request_id) {
         Ok(request) => execute(state, peer, credentials, headers, request, media, false).await,
@@ -54,7 +54,7 @@ pub async fn get(
 ) -> Response {
     let request_id = request_id(&headers);
     let Some(media) = transport::negotiate(&headers) else {
-        return not_acceptable();
+        return not_acceptable(&request_id);
     };
     match transport::parse_get(query.as_deref(), media, &request_id) {
         Ok(request) => execute(state, peer, credentials, headers, request, media, true).await,
@@ -62,20 +62,16 @@ pub async fn get(
     }
 }
 
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn not_acceptable() -> Response {
-    (
+/// 406, as a GraphQL error in plain JSON (what the client accepts is unknown).
+fn not_acceptable(request_id: &str) -> Response {
+    transport::refuse_field(
         StatusCode::NOT_ACCEPTABLE,
+        Media::Json,
+        "BAD_USER_INPUT",
         "Accept application/graphql-response+json or application/json",
+        Some("Accept"),
+        request_id,
     )
-        .into_response()
 }
 
 async fn execute(
@@ -263,8 +259,8 @@ const CONSISTENCY_COOKIE: &str = "adminql_ct";
 /// pin a browser to the primary.
 const CONSISTENCY_COOKIE_SECONDS: u32 = 60;
 
-/// The request's consistency token: the header wins over the cookie. Malformed is an error.
-/// The read's consistency token, from the header or else the cookie; an error names which.
+/// The request's consistency token: the header wins over the cookie. Malformed is an error,
+/// which names where the token came from.
 fn consistency_token(headers: &HeaderMap) -> Result<Option<Token>, (&'static str, String)> {
     const HEADER: &str = "X-Consistency-Token";
     if let Some(value) = headers.get(CONSISTENCY_HEADER) {

@@ -24,6 +24,15 @@ use crate::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The request's id, set by the first layer of [`router`] (empty only outside it).
+pub fn request_id(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 pub fn router(state: AppState) -> Router {
     // Install the recorder before the first request is counted.
     metrics::handle();

@@ -150,6 +150,8 @@ async fn abusive_requests_are_refused_before_any_sql() {
         )
         .await;
     assert_eq!(resp.status(), 406);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["field"], "Accept", "{body}");
 
     assert_eq!(statements(), before, "refused requests ran SQL");
 }
