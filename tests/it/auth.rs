@@ -265,17 +265,37 @@ async fn permissions_guard_fields_and_denials_are_audited() {
             .unwrap()
             .contains("user:read")
     );
-    // The output field's own name filters the same way; the two names must agree.
-    let by_field = app
-        .gql(
-            "query($a: ID) { _allAuditLogsMeta(filter: { action: \"auth.denied\", actorUserId: $a, actor_user_id: $a }) { count } }",
-            json!({ "a": id }),
-        )
-        .await;
+    // The output fields' own names filter like the reference-list names; both may be given
+    // if they agree.
+    let count = |filter: &'static str| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            let body = app
+                .gql(
+                    &format!("query($a: ID) {{ _allAuditLogsMeta(filter: {filter}) {{ count }} }}"),
+                    json!({ "a": id }),
+                )
+                .await;
+            body["data"]["_allAuditLogsMeta"]["count"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{filter}: {body}"))
+        }
+    };
     assert_eq!(
-        by_field["data"]["_allAuditLogsMeta"]["count"], 1,
-        "{by_field}"
+        count(r#"{ action: "auth.denied", actorUserId: $a }"#).await,
+        1
     );
+    assert_eq!(
+        count(r#"{ action: "auth.denied", actorUserId: $a, actor_user_id: $a }"#).await,
+        1
+    );
+    let about_user = count(r#"{ targetType: "user", targetId: $a }"#).await;
+    assert!(about_user >= 1, "the user's creation is about the user");
+    assert_eq!(
+        count(r#"{ target_type: "user", target_id: $a }"#).await,
+        about_user
+    );
+    assert_eq!(count(r#"{ targetType: "role", targetId: $a }"#).await, 0);
     let clash = app
         .gql(
             "query($a: ID) { allAuditLogs(filter: { actorUserId: $a, actor_user_id: \"1\" }) { id } }",

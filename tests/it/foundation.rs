@@ -212,6 +212,8 @@ async fn pods_starting_together_create_one_bootstrap_admin() {
             .expect("empty the users table");
     }
     let config = &app.state.config;
+    // Both count no user before either inserts: hashing the password takes far longer than
+    // a count, so the second insert meets the first one's row.
     let (a, b) = tokio::join!(ensure_admin(db, config), ensure_admin(db, config));
     let outcomes = [a.expect("first pod starts"), b.expect("second pod starts")];
     let created = outcomes
