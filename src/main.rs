@@ -32,9 +32,10 @@ enum Command {
     Serve,
     /// Apply pending database migrations to DATABASE_URL and exit.
     Migrate {
-        /// When the primary cannot be migrated but a replica already has every migration of
-        /// this build, succeed anyway, so that a pod can start and serve reads while the
-        /// primary is down (the Deployment's init container uses this).
+        /// When nothing answers at the primary's address but a replica already has every
+        /// migration of this build, succeed anyway, so that a pod can start and serve reads
+        /// while the primary is down (the Deployment's init container uses this). A primary
+        /// that answers but cannot be migrated still fails.
         #[arg(long)]
         allow_primary_down: bool,
     },

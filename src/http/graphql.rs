@@ -266,7 +266,7 @@ fn consistency_token(headers: &HeaderMap) -> Result<Option<Token>, (&'static str
     if let Some(value) = headers.get(CONSISTENCY_HEADER) {
         let raw = value
             .to_str()
-            .map_err(|_| (HEADER, "X-Consistency-Token is not text".to_owned()))?;
+            .map_err(|_| (HEADER, format!("{HEADER} is not text")))?;
         return Token::parse(raw).map(Some).map_err(|e| (HEADER, e));
     }
     for cookies in headers.get_all(header::COOKIE) {
