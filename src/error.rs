@@ -32,6 +32,11 @@ pub enum AppError {
     RateLimited {
         retry_after_secs: u64,
     },
+    /// Overload: no database connection could be had in time (every connection busy). The
+    /// server is healthy; the client should retry after `retry_after_secs`.
+    Unavailable {
+        retry_after_secs: u64,
+    },
     /// Over a query limit (depth, fields, complexity); refused before anything runs.
     TooComplex(String),
     Internal(anyhow::Error),
@@ -72,6 +77,9 @@ impl AppError {
             AppError::RateLimited { retry_after_secs } => {
                 format!("too many attempts; retry in {retry_after_secs} s")
             }
+            AppError::Unavailable { retry_after_secs } => {
+                format!("the service is busy; retry in {retry_after_secs} s")
+            }
             AppError::Internal(_) => "internal server error".into(),
         }
     }
@@ -93,10 +101,19 @@ impl AppError {
             AppError::Conflict { .. } => "CONFLICT",
             AppError::ReadOnly => "READ_ONLY_MODE",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Unavailable { .. } => "SERVICE_UNAVAILABLE",
             AppError::TooComplex(_) => "QUERY_TOO_COMPLEX",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
+}
+
+/// Codes that mean the server failed the request (not the client): what the availability SLI
+/// counts as a failed request, whatever the HTTP status of the response.
+pub const SERVER_ERROR_CODES: [&str; 2] = ["INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"];
+
+pub fn is_server_error_code(code: &str) -> bool {
+    SERVER_ERROR_CODES.contains(&code)
 }
 
 impl From<DieselError> for AppError {
@@ -118,6 +135,13 @@ impl From<DbError> for AppError {
                 tracing::warn!(%reason, "write refused: primary unavailable");
                 AppError::ReadOnly
             }
+            DbError::Busy(pool) => {
+                tracing::warn!(%pool, "no database connection in time: every one is busy");
+                metrics::counter!("adminql_db_busy_total", "pool" => pool).increment(1);
+                AppError::Unavailable {
+                    retry_after_secs: 1,
+                }
+            }
             DbError::Query(e) => e.into(),
             other => AppError::Internal(other.into()),
         }
@@ -136,11 +160,17 @@ impl ErrorExtensions for AppError {
                 AppError::BadInput { field, .. } | AppError::Conflict { field, .. } => {
                     ext.set("field", field.as_str());
                 }
-                AppError::RateLimited { retry_after_secs } => {
+                AppError::RateLimited { retry_after_secs }
+                | AppError::Unavailable { retry_after_secs } => {
                     ext.set("retryAfter", *retry_after_secs);
+                    let status = if matches!(self, AppError::RateLimited { .. }) {
+                        429
+                    } else {
+                        503
+                    };
                     ext.set(
                         "http",
-                        async_graphql::Value::from_json(serde_json::json!({ "status": 429 }))
+                        async_graphql::Value::from_json(serde_json::json!({ "status": status }))
                             .unwrap_or_default(),
                     );
                 }
@@ -198,6 +228,12 @@ mod tests {
                 "RATE_LIMITED",
             ),
             (
+                AppError::Unavailable {
+                    retry_after_secs: 1,
+                },
+                "SERVICE_UNAVAILABLE",
+            ),
+            (
                 AppError::internal(anyhow::anyhow!("boom")),
                 "INTERNAL_SERVER_ERROR",
             ),
@@ -227,6 +263,24 @@ mod tests {
             AppError::from(DbError::PrimaryUnavailable("x".into())).code(),
             "READ_ONLY_MODE"
         );
+        assert_eq!(
+            AppError::from(DbError::Busy("replica-0".into())).code(),
+            "SERVICE_UNAVAILABLE"
+        );
+    }
+
+    #[test]
+    fn server_side_codes_are_told_apart() {
+        assert!(is_server_error_code("INTERNAL_SERVER_ERROR"));
+        assert!(is_server_error_code("SERVICE_UNAVAILABLE"));
+        for client in [
+            "BAD_USER_INPUT",
+            "FORBIDDEN",
+            "RATE_LIMITED",
+            "READ_ONLY_MODE",
+        ] {
+            assert!(!is_server_error_code(client), "{client}");
+        }
     }
 
     #[test]
