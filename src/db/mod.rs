@@ -81,17 +81,31 @@ pub(crate) enum AnyPool {
 }
 
 impl AnyPool {
-    async fn get(&self, name: &str) -> Result<DbConn, String> {
-        self.checkout(name).await.map_err(|e| e.to_string())
-    }
-
     /// A connection, telling "every connection is busy" apart from "cannot connect".
     async fn checkout(&self, name: &str) -> Result<DbConn, DbError> {
-        use deadpool::managed::{PoolError, TimeoutType};
+        self.checkout_with(name, true).await
+    }
+
+    /// [`AnyPool::checkout`], waiting up to `DB_ACQUIRE_TIMEOUT` for a free connection, or
+    /// not at all (`wait == false`: busy at once when every connection is in use).
+    async fn checkout_with(&self, name: &str, wait: bool) -> Result<DbConn, DbError> {
+        use deadpool::managed::{PoolError, TimeoutType, Timeouts};
         let started = std::time::Instant::now();
+        let timeouts = |mut t: Timeouts| {
+            if !wait {
+                t.wait = Some(std::time::Duration::ZERO);
+            }
+            t
+        };
         let conn = match self {
-            AnyPool::Mysql(p) => p.get().await.map(DbConn::Mysql),
-            AnyPool::Sqlite(p) => p.get().await.map(DbConn::Sqlite),
+            AnyPool::Mysql(p) => p
+                .timeout_get(&timeouts(p.timeouts()))
+                .await
+                .map(DbConn::Mysql),
+            AnyPool::Sqlite(p) => p
+                .timeout_get(&timeouts(p.timeouts()))
+                .await
+                .map(DbConn::Sqlite),
         }
         .map_err(|e| match e {
             PoolError::Timeout(TimeoutType::Wait) => DbError::Busy(name.to_owned()),
@@ -236,20 +250,38 @@ impl Database {
     }
 
     /// Like [`Database::read`], skipping the replica named `avoid` (it just failed).
+    ///
+    /// A replica whose pool has no free connection is busy, not broken: it stays in rotation,
+    /// and when every replica in rotation is busy the read fails with [`DbError::Busy`]
+    /// (`SERVICE_UNAVAILABLE`, retryable) instead of moving to the primary, so that a traffic
+    /// spike cannot pile every read onto the primary. Only a server fault (cannot connect)
+    /// takes a replica out of rotation.
     async fn read_avoiding(&self, avoid: Option<&str>) -> Result<(DbConn, Target), DbError> {
         let replicas = &self.inner.replicas;
         let start = self.inner.next_replica.fetch_add(1, Ordering::Relaxed);
-        for offset in 0..replicas.len() {
-            let replica = &replicas[(start + offset) % replicas.len()];
-            if !replica.in_rotation() || avoid == Some(&*replica.name) {
-                continue;
-            }
-            match replica.pool.get(&replica.name).await {
-                Ok(conn) => {
-                    count_read("replica", "balanced");
-                    return Ok((conn, Target::Replica(replica.name.clone())));
+        let candidates: Vec<&Replica> = (0..replicas.len())
+            .map(|offset| &replicas[(start + offset) % replicas.len()])
+            .filter(|r| r.in_rotation() && avoid != Some(&*r.name))
+            .collect();
+        // First a free connection anywhere in rotation, without waiting; then wait for one on
+        // the first replica still in rotation.
+        for wait in [false, true] {
+            for replica in &candidates {
+                if !replica.in_rotation() {
+                    continue;
                 }
-                Err(error) => replica.suspend(&format!("no connection: {error}")),
+                match replica.pool.checkout_with(&replica.name, wait).await {
+                    Ok(conn) => {
+                        count_read("replica", "balanced");
+                        return Ok((conn, Target::Replica(replica.name.clone())));
+                    }
+                    Err(DbError::Busy(_)) if !wait => {}
+                    Err(DbError::Busy(name)) => return Err(DbError::Busy(name)),
+                    Err(error) => replica.suspend(&format!("no connection: {error}")),
+                }
+                if wait {
+                    break;
+                }
             }
         }
         if !replicas.is_empty() {
@@ -264,9 +296,16 @@ impl Database {
                 "fallback"
             },
         );
-        match self.inner.primary.get("primary").await {
-            Ok(conn) => Ok((conn, Target::Primary)),
-            Err(e) => Err(DbError::ReadUnavailable(e)),
+        Ok((self.primary_for_read().await?, Target::Primary))
+    }
+
+    /// A primary connection for a read: busy stays busy, any other failure means no database
+    /// can serve the read.
+    async fn primary_for_read(&self) -> Result<DbConn, DbError> {
+        match self.inner.primary.checkout("primary").await {
+            Err(DbError::Busy(name)) => Err(DbError::Busy(name)),
+            Err(e) => Err(DbError::ReadUnavailable(e.to_string())),
+            Ok(conn) => Ok(conn),
         }
     }
 
@@ -297,13 +336,7 @@ impl Database {
             }
         }
         count_read("primary", "consistency");
-        let conn = self
-            .inner
-            .primary
-            .get("primary")
-            .await
-            .map_err(DbError::ReadUnavailable)?;
-        Ok((conn, Target::Primary))
+        Ok((self.primary_for_read().await?, Target::Primary))
     }
 
     /// Runs a read. If the connection breaks or hangs mid-read, the connection is discarded,

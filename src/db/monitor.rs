@@ -48,7 +48,7 @@ pub(super) async fn run(db: Database) {
                     async move {
                         let Some(url) = &replica.url else { return };
                         let probe = probe(url.expose_secret(), conn, limit, max_lag).await;
-                        if matches!(probe, Probe::Unhealthy(_)) {
+                        if matches!(probe, Probe::Unhealthy { .. }) {
                             *conn = None;
                         }
                         replica.record(probe);
@@ -127,13 +127,16 @@ async fn probe(
         }
     };
     match tokio::time::timeout(limit, work).await {
-        Ok(Ok(Some(lag))) if lag > max_lag.as_secs_f64() => Probe::Unhealthy(format!(
-            "lag {lag:.1}s is over REPLICA_MAX_LAG ({})",
-            humantime::format_duration(max_lag)
-        )),
+        Ok(Ok(Some(lag))) if lag > max_lag.as_secs_f64() => Probe::Unhealthy {
+            reason: format!(
+                "lag {lag:.1}s is over REPLICA_MAX_LAG ({})",
+                humantime::format_duration(max_lag)
+            ),
+            lag_seconds: Some(lag),
+        },
         Ok(Ok(lag)) => Probe::Healthy { lag_seconds: lag },
-        Ok(Err(reason)) => Probe::Unhealthy(reason),
-        Err(_) => Probe::Unhealthy(format!(
+        Ok(Err(reason)) => Probe::failed(reason),
+        Err(_) => Probe::failed(format!(
             "no answer within {}",
             humantime::format_duration(limit)
         )),

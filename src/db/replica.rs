@@ -22,11 +22,27 @@ pub struct Replica {
     lag_micros: AtomicI64,
 }
 
-/// What a probe found.
+/// What a probe found. The lag is recorded whatever the verdict, so the figures keep
+/// rising while a replica falls behind (`None`: it could not be measured).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Probe {
-    Healthy { lag_seconds: Option<f64> },
-    Unhealthy(String),
+    Healthy {
+        lag_seconds: Option<f64>,
+    },
+    Unhealthy {
+        reason: String,
+        lag_seconds: Option<f64>,
+    },
+}
+
+impl Probe {
+    /// A probe that could not measure the lag (unreachable, timed out, failed).
+    pub fn failed(reason: impl Into<String>) -> Self {
+        Probe::Unhealthy {
+            reason: reason.into(),
+            lag_seconds: None,
+        }
+    }
 }
 
 impl Replica {
@@ -68,19 +84,20 @@ impl Replica {
 
     /// Applies a probe: out at the first bad one, back after [`PROBES_TO_RETURN`] good ones.
     pub fn record(&self, probe: Probe) {
+        let (Probe::Healthy { lag_seconds } | Probe::Unhealthy { lag_seconds, .. }) = &probe;
+        self.lag_micros.store(
+            lag_seconds.map_or(-1, |s| (s.max(0.0) * 1e6) as i64),
+            Ordering::Relaxed,
+        );
         match probe {
-            Probe::Healthy { lag_seconds } => {
+            Probe::Healthy { .. } => {
                 self.healthy.store(true, Ordering::Relaxed);
-                self.lag_micros.store(
-                    lag_seconds.map_or(-1, |s| (s.max(0.0) * 1e6) as i64),
-                    Ordering::Relaxed,
-                );
                 let streak = self.healthy_streak.fetch_add(1, Ordering::Relaxed) + 1;
                 if streak >= PROBES_TO_RETURN && !self.in_rotation.swap(true, Ordering::Relaxed) {
                     tracing::warn!(replica = %self.name, healthy_probes = streak, "replica returned to rotation");
                 }
             }
-            Probe::Unhealthy(reason) => {
+            Probe::Unhealthy { reason, .. } => {
                 self.healthy.store(false, Ordering::Relaxed);
                 self.healthy_streak.store(0, Ordering::Relaxed);
                 if self.in_rotation.swap(false, Ordering::Relaxed) {
@@ -95,9 +112,9 @@ impl Replica {
         let name = self.name.to_string();
         metrics::gauge!("adminql_replica_in_rotation", "replica" => name.clone())
             .set(if self.in_rotation() { 1.0 } else { 0.0 });
-        if let Some(lag) = self.lag_seconds() {
-            metrics::gauge!("adminql_replica_lag_seconds", "replica" => name).set(lag);
-        }
+        // NaN while the lag cannot be measured: distinct from 0, and no stale value.
+        metrics::gauge!("adminql_replica_lag_seconds", "replica" => name)
+            .set(self.lag_seconds().unwrap_or(f64::NAN));
     }
 }
 
@@ -119,8 +136,18 @@ mod tests {
     async fn leaves_at_once_and_returns_after_a_streak() {
         let r = replica();
         assert!(r.in_rotation());
-        r.record(Probe::Unhealthy("lag 9s".into()));
+        r.record(Probe::Unhealthy {
+            reason: "lag 9s".into(),
+            lag_seconds: Some(9.0),
+        });
         assert!(!r.in_rotation());
+        assert_eq!(
+            r.lag_seconds(),
+            Some(9.0),
+            "the lag of an unhealthy probe counts"
+        );
+        r.record(Probe::failed("unreachable"));
+        assert_eq!(r.lag_seconds(), None, "unknown, not the last value");
         for _ in 0..PROBES_TO_RETURN - 1 {
             r.record(Probe::Healthy {
                 lag_seconds: Some(0.1),

@@ -1,0 +1,184 @@
+//! Faults that must not cascade: a busy replica pool is not a broken replica (reads never
+//! pile onto the primary), and the lag figures keep telling the truth while a replica falls
+//! behind (the gauge and `systemStatus` rise past the limit, not stay at the last healthy
+//! value).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::mariadb::{Cluster, cluster};
+use crate::support::process::{Process, free_port};
+use crate::support::{JWT_SECRET, TestApp};
+
+const STATUS: &str = "{ systemStatus { replicas { name lagSeconds inRotation } } }";
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+/// 24 clients paging `allUsers` through pools of one connection that wait at most 30 ms: many
+/// requests find no free connection. They fail with the retryable `SERVICE_UNAVAILABLE`; the
+/// replica stays in rotation and the primary serves no read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_replica_pool_stays_in_rotation_and_spares_the_primary() {
+    let app = TestApp::mysql()
+        .env("DB_POOL_SIZE", "1")
+        .env("DB_ACQUIRE_TIMEOUT", "30ms")
+        .start()
+        .await;
+    let shared = cluster();
+    let user = app.database.clone().unwrap();
+    let primary_selects = shared.primary.selects(&user);
+
+    let mut clients = Vec::new();
+    for _ in 0..24 {
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url("/graphql"),
+            app.admin_token.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let mut codes = Vec::new();
+            for page in 0..10 {
+                let body: Value = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({ "query": format!("{{ allUsers(page: {page}, perPage: 5) {{ id roles {{ name }} }} }}") }))
+                    .send()
+                    .await
+                    .expect("response")
+                    .json()
+                    .await
+                    .expect("json");
+                codes.push(code(&body).to_owned());
+            }
+            codes
+        }));
+    }
+    let mut codes = Vec::new();
+    for client in clients {
+        codes.extend(client.await.expect("client"));
+    }
+    let busy = codes.iter().filter(|c| *c == "SERVICE_UNAVAILABLE").count();
+    assert!(busy > 0, "the pool was saturated: {codes:?}");
+    assert!(
+        codes
+            .iter()
+            .all(|c| c == "<none>" || c == "SERVICE_UNAVAILABLE"),
+        "a busy pool answers SERVICE_UNAVAILABLE, nothing else: {codes:?}"
+    );
+    assert_eq!(
+        shared.primary.selects(&user),
+        primary_selects,
+        "no read moved to the primary"
+    );
+    let status = app.gql(STATUS, json!({})).await;
+    assert_eq!(
+        status["data"]["systemStatus"]["replicas"][0]["inRotation"], true,
+        "{status}"
+    );
+}
+
+/// A pod (the real binary, so its `/metrics` are its own) watches a replica whose SQL thread
+/// stops: the lag it reports keeps rising past `REPLICA_MAX_LAG`, and falls back after the
+/// thread restarts.
+#[tokio::test(flavor = "multi_thread")]
+async fn lag_figures_rise_while_the_sql_thread_is_stopped() {
+    let cluster = std::sync::Arc::new(
+        tokio::task::spawn_blocking(Cluster::private)
+            .await
+            .expect("cluster"),
+    );
+    let app = TestApp::mysql().cluster(cluster.clone()).start().await;
+    let name = app.database.clone().unwrap();
+    let (primary, replica) = (
+        cluster.primary.url(&name, &name),
+        cluster.replica.url(&name, &name),
+    );
+    let listen = format!("127.0.0.1:{}", free_port());
+    let env = [
+        ("DATABASE_URL", primary.as_str()),
+        ("DATABASE_REPLICA_URLS", replica.as_str()),
+        ("JWT_SECRET", JWT_SECRET),
+        ("LISTEN_ADDR", listen.as_str()),
+        ("REPLICA_CHECK_INTERVAL", "200ms"),
+        ("REPLICA_MAX_LAG", "1s"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut pod = Process::spawn(dir.path(), &env, &["serve"]);
+    pod.wait_for("GraphiQL: ", Duration::from_secs(30));
+    let base = format!("http://{listen}");
+    let observe = || {
+        let (app, base) = (&app, &base);
+        async move {
+            let metrics = app
+                .client
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let gauge = metrics
+                .lines()
+                .find(|l| l.starts_with("adminql_replica_lag_seconds{replica=\"replica-0\"}"))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse::<f64>().ok());
+            let status: Value = app
+                .client
+                .post(format!("{base}/graphql"))
+                .bearer_auth(&app.admin_token)
+                .json(&json!({ "query": STATUS }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let replica = status["data"]["systemStatus"]["replicas"][0].clone();
+            (gauge, replica)
+        }
+    };
+    let wait = |what: &'static str, check: fn(Option<f64>, &Value) -> bool| {
+        let observe = &observe;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let (gauge, replica) = observe().await;
+                if check(gauge, &replica) {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "timed out waiting for {what}: gauge {gauge:?}, {replica}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait("a measured lag under the limit", |g, r| {
+        g.is_some_and(|g| g < 1.0) && r["inRotation"] == true
+    })
+    .await;
+
+    cluster.replica.sql("STOP SLAVE SQL_THREAD").unwrap();
+    // Well past the limit: the figures keep rising after the replica left rotation.
+    wait("the lag to rise past the limit", |g, r| {
+        g.is_some_and(|g| g > 2.5)
+            && r["lagSeconds"].as_f64().is_some_and(|l| l > 2.5)
+            && r["inRotation"] == false
+    })
+    .await;
+
+    cluster.replica.sql("START SLAVE SQL_THREAD").unwrap();
+    wait("the lag to fall back and the replica to return", |g, r| {
+        g.is_some_and(|g| g < 1.0)
+            && r["lagSeconds"].as_f64().is_some_and(|l| l < 1.0)
+            && r["inRotation"] == true
+    })
+    .await;
+}
