@@ -9,6 +9,8 @@ mod auth;
 mod backup;
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/cost.rs"]
+mod cost;
 #[path = "it/domain.rs"]
 mod domain;
 #[path = "it/foundation.rs"]

@@ -84,6 +84,8 @@ impl AuthMutation {
         let user_id = principal(ctx)?.user_id;
         let min = ctx.data_unchecked::<Limits>().password_min_length;
         let db = ctx.data_unchecked::<Database>();
+        // Passwords are hashed on the way: the auth check's connection goes back to the pool.
+        drop(crate::graphql::context::kept_primary(ctx));
         Ok(session::change_password(
             auth,
             db,

@@ -21,10 +21,9 @@ use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use scoped_futures::ScopedFutureExt;
 
-use crate::db::Token;
+use super::repo;
+use crate::db::{Held, Token};
 use crate::graphql::context::{Route, read_on};
-use crate::permission::repo as permission_repo;
-use crate::user::repo as user_repo;
 
 /// What the request's `Authorization` header carried, after verification.
 #[derive(Clone, Debug)]
@@ -83,38 +82,33 @@ pub fn unauthenticated(message: &str, request_id: &str) -> Response {
 }
 
 /// Loads the principal for verified claims the way the request reads (replica, honouring
-/// its consistency token; primary for a mutation): the user by id and their permission codes.
+/// its consistency token; primary for a mutation): the user's state and permission codes, in
+/// one statement.
 pub async fn principal(
     db: &Database,
     route: Route,
     token: Option<&Token>,
+    held: &Held,
     claims: &Claims,
 ) -> AppResult<Principal> {
     let revoked = || AppError::Unauthenticated("this token has been revoked; sign in again".into());
     let user_id = claims.user_id().ok_or_else(revoked)?;
-    let found = read_on(db, route, token, |c| {
-        async move {
-            let Some(user) = user_repo::find(c, user_id).await? else {
-                return Ok(None);
-            };
-            let permissions = permission_repo::codes_of_user(c, user_id).await?;
-            Ok(Some((user, permissions)))
-        }
-        .scope_boxed()
+    let found = read_on(db, route, token, Some(held), |c| {
+        repo::access(c, user_id).scope_boxed()
     })
     .await?;
-    let Some((user, permissions)) = found else {
+    let Some((active, token_version, permissions)) = found else {
         outcome("revoked");
         return Err(revoked());
     };
-    if !user.active || user.token_version != claims.token_version {
+    if !active || token_version != claims.token_version {
         outcome("revoked");
         return Err(revoked());
     }
     outcome("ok");
     Ok(Principal {
         user_id,
-        token_version: user.token_version,
+        token_version,
         permissions,
     })
 }

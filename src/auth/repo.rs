@@ -118,3 +118,32 @@ pub async fn insert_setting(conn: &mut DbConn, name: &str, value: &str) -> Query
             .map(|_| ())
     })
 }
+
+/// What the auth check of every request needs, in one statement: the user's `active` flag
+/// and `token_version`, and their permission codes (one row per code, or one row with
+/// `None` for a user without any). No rows: the user does not exist.
+pub async fn access(
+    conn: &mut DbConn,
+    user_id: i64,
+) -> QueryResult<Option<(bool, i32, Vec<String>)>> {
+    use crate::db::schema::{permissions, role_permissions, user_roles, users};
+    let rows: Vec<(bool, i32, Option<String>)> = db_run!(conn: {
+        users::table
+            .left_join(user_roles::table.on(user_roles::user_id.eq(users::id)))
+            .left_join(
+                role_permissions::table.on(role_permissions::role_id.eq(user_roles::role_id)),
+            )
+            .left_join(permissions::table.on(permissions::id.eq(role_permissions::permission_id)))
+            .filter(users::id.eq(user_id))
+            .select((users::active, users::token_version, permissions::code.nullable()))
+            .load(conn)
+            .await
+    })?;
+    let Some(&(active, token_version, _)) = <[_]>::first(&rows) else {
+        return Ok(None);
+    };
+    let mut codes: Vec<String> = rows.into_iter().filter_map(|(_, _, code)| code).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    Ok(Some((active, token_version, codes)))
+}

@@ -161,16 +161,53 @@ pub async fn wait_for(
         // 0: reached; 1: timed out.
         Flavor::Mysql => ("WAIT_FOR_EXECUTED_GTID_SET", 0),
     };
-    let result: Option<i64> = diesel::select(
-        diesel::dsl::sql::<Nullable<diesel::sql_types::BigInt>>(&format!("CAST({function}("))
-            .bind::<Text, _>(token.as_str())
-            .sql(", ")
-            .bind::<Double, _>(wait.as_secs_f64())
-            .sql(") AS SIGNED)"),
-    )
+    let result: Option<i64> = diesel::select(GtidWait {
+        function,
+        token: token.as_str(),
+        seconds: wait.as_secs_f64(),
+    })
     .get_result(conn)
     .await?;
     Ok(result == Some(done))
+}
+
+/// `CAST(<function>(?, ?) AS SIGNED)`: SQL text fixed per flavour, so a connection prepares
+/// it once (`diesel::dsl::sql` would make it uncacheable: a prepare and a close per read).
+struct GtidWait<'a> {
+    function: &'static str,
+    token: &'a str,
+    seconds: f64,
+}
+
+impl diesel::expression::Expression for GtidWait<'_> {
+    type SqlType = Nullable<diesel::sql_types::BigInt>;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::mysql::Mysql> for GtidWait<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::mysql::Mysql>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("CAST(");
+        out.push_sql(self.function);
+        out.push_sql("(");
+        out.push_bind_param::<Text, _>(self.token)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Double, _>(&self.seconds)?;
+        out.push_sql(") AS SIGNED)");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryId for GtidWait<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for GtidWait<'_> {}
+impl<QS> diesel::expression::SelectableExpression<QS> for GtidWait<'_> {}
+impl<GB> diesel::expression::ValidGrouping<GB> for GtidWait<'_> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 
 mod conn;
 pub mod gtid;
+mod held;
 pub mod migrate;
 mod monitor;
 mod pool;
@@ -42,6 +43,7 @@ use crate::db_run;
 
 pub use conn::{DbConn, SqliteConn};
 pub use gtid::Token;
+pub use held::Held;
 pub use pool::PoolKind;
 pub use replica::{Probe, Replica};
 
@@ -120,6 +122,18 @@ impl AnyPool {
         match self {
             AnyPool::Mysql(p) => p.status(),
             AnyPool::Sqlite(p) => p.status(),
+        }
+    }
+
+    /// Drops every idle connection: they may all be broken when their server went away (a
+    /// restart, a failover), and without a ping per checkout they would fail one request each.
+    pub(crate) fn drop_idle(&self) {
+        let dropped = match self {
+            AnyPool::Mysql(p) => p.retain(|_, _| false).removed.len(),
+            AnyPool::Sqlite(_) => 0,
+        };
+        if dropped > 0 {
+            tracing::debug!(dropped, "dropped idle connections");
         }
     }
 
@@ -235,6 +249,7 @@ impl Database {
 
     pub(crate) fn set_primary_healthy(&self, healthy: bool, reason: &str) {
         if self.inner.primary_healthy.swap(healthy, Ordering::Relaxed) != healthy {
+            self.inner.primary.drop_idle();
             if healthy {
                 tracing::warn!("primary is back: writes resume");
             } else {
@@ -321,8 +336,20 @@ impl Database {
         if target == Target::Primary {
             return Ok((conn, target));
         }
+        // The wait is the connection's first statement since its checkout, which no longer
+        // pings: a hung server must not hang the read, hence the client-side bound.
+        let limit = self.inner.config.statement_timeout;
         let caught_up = match &mut conn {
-            DbConn::Mysql(c) => gtid::wait_for(c, token, self.inner.config.replica_gtid_wait).await,
+            DbConn::Mysql(c) => tokio::time::timeout(
+                limit,
+                gtid::wait_for(c, token, self.inner.config.replica_gtid_wait),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(diesel::result::Error::QueryBuilderError(
+                    format!("no answer within {}", humantime::format_duration(limit)).into(),
+                ))
+            }),
             DbConn::Sqlite(_) => Ok(true),
         };
         match caught_up {
@@ -330,10 +357,7 @@ impl Database {
             Ok(false) => {
                 metrics::counter!("adminql_db_fallback_total", "reason" => "lagging").increment(1);
             }
-            Err(error) => {
-                self.suspend(&target, &format!("GTID wait failed: {error}"));
-                conn.discard();
-            }
+            Err(error) => self.broken(conn, &target, &format!("GTID wait failed: {error}")),
         }
         count_read("primary", "consistency");
         Ok((self.primary_for_read().await?, Target::Primary))
@@ -347,37 +371,130 @@ impl Database {
         token: Option<&Token>,
         read: &mut ReadFn<'a, T>,
     ) -> Result<T, DbError> {
+        self.run_read_held(None, token, read).await
+    }
+
+    /// [`Database::run_read`] on the request's kept connection when it has one free (else a
+    /// new checkout, which it then keeps): see [`Held`].
+    pub async fn run_read_held<'a, T: Send + 'a>(
+        &self,
+        held: Option<&Held>,
+        token: Option<&Token>,
+        read: &mut ReadFn<'a, T>,
+    ) -> Result<T, DbError> {
+        if let Some((mut conn, target)) = held.and_then(Held::take) {
+            match self.attempt(&mut conn, &target, read).await {
+                Attempt::Done(result) => {
+                    keep(held, conn, target);
+                    return result;
+                }
+                // A kept connection that broke: start over on a new one.
+                Attempt::Broken(failure) => self.broken(conn, &target, &failure),
+            }
+        }
+        let (mut conn, target) = self.read_after(token).await?;
+        let failure = match self.attempt(&mut conn, &target, read).await {
+            Attempt::Done(result) => {
+                keep(held, conn, target);
+                return result;
+            }
+            Attempt::Broken(failure) => failure,
+        };
+        self.broken(conn, &target, &failure);
+        tracing::warn!(target = target.label(), %failure, "read failed; retrying once elsewhere");
+        metrics::counter!("adminql_db_fallback_total", "reason" => "read_failed").increment(1);
+        let (mut conn, target) = match &target {
+            Target::Replica(name) => self.read_avoiding(Some(name)).await?,
+            Target::Primary => self.read().await?,
+        };
+        match self.attempt(&mut conn, &target, read).await {
+            Attempt::Done(result) => {
+                keep(held, conn, target);
+                result
+            }
+            Attempt::Broken(failure) => {
+                self.broken(conn, &target, &failure);
+                Err(DbError::ReadUnavailable(failure))
+            }
+        }
+    }
+
+    /// A read on the primary (a mutation's auth check and loaders), on the request's kept
+    /// connection when it has one. A connection found broken (the primary restarted, and
+    /// without a ping per checkout its pooled connections are stale) is replaced once: the
+    /// statement only reads, so running it again is safe.
+    pub async fn run_primary_read<'a, T: Send + 'a>(
+        &self,
+        held: Option<&Held>,
+        read: &mut ReadFn<'a, T>,
+    ) -> Result<T, DbError> {
+        let (mut conn, target) = match held.and_then(Held::take) {
+            Some(kept) => kept,
+            None => self.write().await?,
+        };
+        for retry in [true, false] {
+            match self.attempt(&mut conn, &target, read).await {
+                Attempt::Done(result) => {
+                    keep(held, conn, target);
+                    return result;
+                }
+                Attempt::Broken(failure) if retry => {
+                    self.broken(conn, &target, &failure);
+                    conn = self.write().await?.0;
+                }
+                Attempt::Broken(failure) => {
+                    self.broken(conn, &target, &failure);
+                    return Err(DbError::PrimaryUnavailable(failure));
+                }
+            }
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+
+    /// Runs `read` on `conn` within `DB_STATEMENT_TIMEOUT`, telling a broken or hung
+    /// connection apart from an answer (an error from a sound connection is an answer).
+    async fn attempt<'a, T: Send + 'a>(
+        &self,
+        conn: &mut DbConn,
+        target: &Target,
+        read: &mut ReadFn<'a, T>,
+    ) -> Attempt<T> {
         use tracing::Instrument;
         let limit = self.inner.config.statement_timeout;
-        let (mut conn, target) = self.read_after(token).await?;
         let span = tracing::debug_span!("db.read", target = target.label());
-        let failure = match tokio::time::timeout(limit, read(&mut conn))
+        match tokio::time::timeout(limit, read(conn))
             .instrument(span)
             .await
         {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(error)) if !is_connection_error(&error) || ping_ok(&mut conn).await => {
-                return Err(error.into());
+            Ok(Ok(value)) => Attempt::Done(Ok(value)),
+            Ok(Err(error)) if !is_connection_error(&error) || ping_ok(conn).await => {
+                Attempt::Done(Err(error.into()))
             }
-            Ok(Err(error)) => error.to_string(),
-            Err(_) => format!("no answer within {}", humantime::format_duration(limit)),
-        };
-        conn.discard();
-        tracing::warn!(target = target.label(), %failure, "read failed; retrying once elsewhere");
-        metrics::counter!("adminql_db_fallback_total", "reason" => "read_failed").increment(1);
-        let (mut conn, _) = match &target {
-            Target::Replica(name) => {
-                self.suspend(&target, &failure);
-                self.read_avoiding(Some(name)).await?
-            }
-            Target::Primary => self.read().await?,
-        };
-        match tokio::time::timeout(limit, read(&mut conn)).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(DbError::ReadUnavailable(format!(
+            Ok(Err(error)) => Attempt::Broken(error.to_string()),
+            Err(_) => Attempt::Broken(format!(
                 "no answer within {}",
                 humantime::format_duration(limit)
-            ))),
+            )),
+        }
+    }
+
+    /// A connection that broke: closed instead of recycled, its pool's idle connections
+    /// dropped (they likely broke with it), its replica out of rotation.
+    fn broken(&self, conn: DbConn, target: &Target, failure: &str) {
+        conn.discard();
+        self.pool_of(target).drop_idle();
+        self.suspend(target, failure);
+    }
+
+    fn pool_of(&self, target: &Target) -> &AnyPool {
+        match target {
+            Target::Replica(name) => self
+                .inner
+                .replicas
+                .iter()
+                .find(|r| r.name == *name)
+                .map_or(&self.inner.primary, |r| &r.pool),
+            Target::Primary => &self.inner.primary,
         }
     }
 
@@ -455,6 +572,17 @@ impl Database {
         for r in &self.inner.replicas {
             r.pool.close();
         }
+    }
+}
+
+enum Attempt<T> {
+    Done(Result<T, DbError>),
+    Broken(String),
+}
+
+fn keep(held: Option<&Held>, conn: DbConn, target: Target) {
+    if let Some(held) = held {
+        held.put(conn, target);
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use diesel::ConnectionError;
 use diesel::sql_types::Text;
-use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::deadpool::{Hook, HookError, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
@@ -43,13 +43,34 @@ pub(super) fn mysql(
             Ok(conn)
         })
     });
-    // Verified recycling pings before handing out a connection, so a server restart costs a
-    // reconnect instead of a failed request.
-    manager.recycling_method = RecyclingMethod::Verified;
+    // No round trip per checkout: a ping on every checkout was a statement per request on
+    // the servers. Only a connection idle long enough for the server to have dropped it
+    // (`wait_timeout`, a restart) is pinged first; a connection that breaks in use is found
+    // by the error path (retried elsewhere, its pool's idle connections dropped), and the
+    // monitor drops a pool's idle connections when its server comes back.
+    manager.recycling_method = RecyclingMethod::Fast;
     let manager =
         AsyncDieselConnectionManager::new_with_config(url.expose_secret().to_owned(), manager);
-    build(manager, config.pool_size, config)
+    build(manager, config.pool_size, config, |builder| {
+        builder.pre_recycle(Hook::async_fn(
+            |conn: &mut AsyncMysqlConnection, metrics| {
+                Box::pin(async move {
+                    if metrics.last_used() < IDLE_PING_AFTER {
+                        return Ok(());
+                    }
+                    diesel::sql_query("SELECT 1")
+                        .execute(conn)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| HookError::message(format!("idle connection is gone: {e}")))
+                })
+            },
+        ))
+    })
 }
+
+/// A pooled MySQL connection unused for this long is pinged before it is handed out.
+pub const IDLE_PING_AFTER: Duration = Duration::from_secs(30);
 
 /// Opens one MySQL connection within `timeout`.
 pub async fn connect_mysql(
@@ -121,7 +142,7 @@ pub(super) fn sqlite(
         PoolKind::Primary => 1,
         PoolKind::Replica => config.pool_size,
     };
-    build(manager, size, config)
+    build(manager, size, config, |builder| builder)
 }
 
 /// Session settings for a SQLite connection; readers are `query_only` so writes fail loudly.
@@ -136,15 +157,21 @@ pub fn sqlite_pragmas(busy_ms: u128, kind: PoolKind) -> String {
     pragmas
 }
 
+type Builder<C> = deadpool::managed::PoolBuilder<
+    AsyncDieselConnectionManager<C>,
+    deadpool::managed::Object<AsyncDieselConnectionManager<C>>,
+>;
+
 fn build<C>(
     manager: AsyncDieselConnectionManager<C>,
     size: usize,
     config: &DatabaseConfig,
+    hooks: impl FnOnce(Builder<C>) -> Builder<C>,
 ) -> anyhow::Result<Pool<C>>
 where
     AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C>,
 {
-    Ok(Pool::builder(manager)
+    Ok(hooks(Pool::builder(manager))
         .max_size(size)
         .wait_timeout(Some(config.acquire_timeout))
         .create_timeout(Some(config.connect_timeout + Duration::from_secs(1)))

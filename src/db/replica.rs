@@ -94,10 +94,19 @@ impl Replica {
                 self.healthy.store(true, Ordering::Relaxed);
                 let streak = self.healthy_streak.fetch_add(1, Ordering::Relaxed) + 1;
                 if streak >= PROBES_TO_RETURN && !self.in_rotation.swap(true, Ordering::Relaxed) {
+                    // Connections returned while it was away may be broken.
+                    self.pool.drop_idle();
                     tracing::warn!(replica = %self.name, healthy_probes = streak, "replica returned to rotation");
                 }
             }
-            Probe::Unhealthy { reason, .. } => {
+            Probe::Unhealthy {
+                reason,
+                lag_seconds,
+            } => {
+                if lag_seconds.is_none() {
+                    // Unreachable or failing: its idle connections are likely gone too.
+                    self.pool.drop_idle();
+                }
                 self.healthy.store(false, Ordering::Relaxed);
                 self.healthy_streak.store(0, Ordering::Relaxed);
                 if self.in_rotation.swap(false, Ordering::Relaxed) {

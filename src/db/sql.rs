@@ -112,6 +112,65 @@ impl<C: ValidGrouping<()>> ValidGrouping<()> for InIds<C> {
     type IsAggregate = C::IsAggregate;
 }
 
+/// `column IN (SELECT page.id FROM (<page>) AS page)`: a page of ids chosen by `page` (a
+/// `SELECT id ... ORDER BY ... LIMIT ? OFFSET ?` over the sort column's index) and its rows
+/// in one statement, a deferred join. The derived table is what lets a `LIMIT` stand inside
+/// an `IN` on MySQL/MariaDB, which refuse `IN (SELECT ... LIMIT)`. The outer query repeats
+/// the page's `ORDER BY` (a handful of rows), since `IN` keeps no order.
+pub fn in_page<C, Q>(column: C, page: Q) -> InPage<C, Q> {
+    InPage { column, page }
+}
+
+/// See [`in_page`].
+#[derive(Debug, Clone)]
+pub struct InPage<C, Q> {
+    column: C,
+    page: Q,
+}
+
+impl<C, Q> Expression for InPage<C, Q>
+where
+    C: Expression<SqlType = BigInt>,
+{
+    type SqlType = Bool;
+}
+
+impl<C, Q, DB> QueryFragment<DB> for InPage<C, Q>
+where
+    DB: Backend,
+    C: QueryFragment<DB>,
+    Q: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("(");
+        self.column.walk_ast(out.reborrow())?;
+        out.push_sql(" IN (SELECT page.id FROM (");
+        self.page.walk_ast(out.reborrow())?;
+        out.push_sql(") AS page))");
+        Ok(())
+    }
+}
+
+/// Not static: the page is a boxed query, which the statement cache keys by its SQL text.
+impl<C, Q> QueryId for InPage<C, Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<C, Q, QS> AppearsOnTable<QS> for InPage<C, Q> where
+    C: AppearsOnTable<QS> + Expression<SqlType = BigInt>
+{
+}
+
+impl<C, Q, QS> SelectableExpression<QS> for InPage<C, Q> where
+    C: SelectableExpression<QS> + Expression<SqlType = BigInt>
+{
+}
+
+impl<C: ValidGrouping<()>, Q> ValidGrouping<()> for InPage<C, Q> {
+    type IsAggregate = C::IsAggregate;
+}
+
 /// SQL text fixed at compile time, such as a server variable (`@@last_gtid`), as an
 /// expression a connection prepares once. `diesel::dsl::sql` takes any string, so diesel
 /// never caches its statements.

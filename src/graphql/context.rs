@@ -8,7 +8,7 @@ use diesel::QueryResult;
 use scoped_futures::ScopedBoxFuture;
 
 use super::count_cache::CountCache;
-use crate::db::{Database, DbConn, DbError, Token};
+use crate::db::{Database, DbConn, DbError, Held, Token};
 use crate::error::AppResult;
 
 /// Which pool a request uses; decided once per request from its operation type.
@@ -30,9 +30,34 @@ pub struct RequestContext {
     pub consistency: Option<Token>,
 }
 
-/// A primary connection, for mutations (which own their transaction).
+/// A primary connection, for mutations (which own their transaction): the one the auth
+/// check used, when the request kept it.
 pub async fn conn(ctx: &Context<'_>) -> AppResult<DbConn> {
+    if let Some(conn) = kept_primary(ctx) {
+        return Ok(conn);
+    }
     Ok(ctx.data_unchecked::<Database>().write().await?.0)
+}
+
+/// The primary connection the request kept from its auth check, if any: for a service that
+/// takes its own connection only after slow work (hashing a password), so that no idle
+/// connection is held meanwhile.
+pub fn kept_primary(ctx: &Context<'_>) -> Option<DbConn> {
+    match held(ctx).and_then(Held::take) {
+        Some((conn, crate::db::Target::Primary)) => Some(conn),
+        Some((conn, target)) => {
+            if let Some(held) = held(ctx) {
+                held.put(conn, target);
+            }
+            None
+        }
+        None => None,
+    }
+}
+
+/// The request's kept connection (see [`Held`]); absent outside an HTTP request.
+fn held<'a>(ctx: &'a Context<'_>) -> Option<&'a Held> {
+    ctx.data_opt::<Arc<Held>>().map(|held| &**held)
 }
 
 /// Runs a read for this request: on a replica that honours the request's consistency token,
@@ -45,7 +70,14 @@ where
 {
     let db = ctx.data_unchecked::<Database>();
     let request = ctx.data_unchecked::<RequestContext>();
-    Ok(read_on(db, request.route, request.consistency.as_ref(), f).await?)
+    Ok(read_on(
+        db,
+        request.route,
+        request.consistency.as_ref(),
+        held(ctx),
+        f,
+    )
+    .await?)
 }
 
 /// A list total (`_allXsMeta`) through [`read`], kept in the [`CountCache`] when the request
@@ -75,11 +107,13 @@ where
     Ok(total)
 }
 
-/// [`read`] without a GraphQL context (loaders, the auth check).
+/// [`read`] without a GraphQL context (loaders, the auth check), on the request's kept
+/// connection when it has one free.
 pub async fn read_on<'a, T, F>(
     db: &Database,
     route: Route,
     token: Option<&Token>,
+    held: Option<&Held>,
     mut f: F,
 ) -> Result<T, DbError>
 where
@@ -87,11 +121,8 @@ where
     F: for<'c> FnMut(&'c mut DbConn) -> ScopedBoxFuture<'a, 'c, QueryResult<T>> + Send + 'a,
 {
     match route {
-        Route::Read => db.run_read(token, &mut f).await,
-        Route::Write => {
-            let (mut conn, _) = db.write().await?;
-            Ok(f(&mut conn).await?)
-        }
+        Route::Read => db.run_read_held(held, token, &mut f).await,
+        Route::Write => db.run_primary_read(held, &mut f).await,
     }
 }
 

@@ -11,7 +11,7 @@ use scoped_futures::ScopedBoxFuture;
 
 use super::batch::Batcher;
 use super::context::{Route, read_on};
-use crate::db::{Database, DbConn, Token};
+use crate::db::{Database, DbConn, Held, Token};
 use crate::error::AppError;
 use crate::permission::loader::{PermissionsByRole, PermissionsByUser};
 use crate::role::loader::RolesByUser;
@@ -23,6 +23,7 @@ pub struct LoaderDb {
     db: Database,
     route: Route,
     token: Option<Token>,
+    held: Arc<Held>,
 }
 
 /// A loader failure; the cause is logged where it happens.
@@ -35,9 +36,15 @@ impl LoaderDb {
         T: Send + 'a,
         F: for<'c> FnMut(&'c mut DbConn) -> ScopedBoxFuture<'a, 'c, QueryResult<T>> + Send + 'a,
     {
-        read_on(&self.db, self.route, self.token.as_ref(), f)
-            .await
-            .map_err(|e| fail(&e))
+        read_on(
+            &self.db,
+            self.route,
+            self.token.as_ref(),
+            Some(&self.held),
+            f,
+        )
+        .await
+        .map_err(|e| fail(&e))
     }
 }
 
@@ -89,11 +96,12 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &Database, route: Route, token: Option<Token>) -> Self {
+    pub fn new(db: &Database, route: Route, token: Option<Token>, held: Arc<Held>) -> Self {
         let at = LoaderDb {
             db: db.clone(),
             route,
             token,
+            held,
         };
         Loaders {
             user_by_id: Batcher::new(UserById(at.clone())),

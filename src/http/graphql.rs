@@ -21,8 +21,8 @@ use super::transport::{self, Media};
 use crate::AppState;
 use crate::auth::middleware::{Credentials, principal, unauthenticated};
 use crate::auth::principal::Auth;
-use crate::db::Token;
 use crate::db::gtid::track_commits;
+use crate::db::{Held, Token};
 use crate::error::AppError;
 use crate::graphql::context::{RequestContext, Route};
 use crate::graphql::limits::{self, QueryLimits};
@@ -147,10 +147,12 @@ async fn execute(
         )),
         consistency: consistency.clone(),
     };
+    // The auth check's connection serves the fields that follow it (one checkout).
+    let held = Arc::new(Held::default());
     let auth = match credentials {
         Credentials::None => Auth::Anonymous,
         Credentials::Token(claims) => {
-            match principal(&state.db, route, consistency.as_ref(), &claims).await {
+            match principal(&state.db, route, consistency.as_ref(), &held, &claims).await {
                 Ok(principal) => Auth::User(Arc::new(principal)),
                 Err(AppError::Unauthenticated(message)) => {
                     return unauthenticated(&message, &request_id);
@@ -172,11 +174,11 @@ async fn execute(
     let may_introspect = state.config.public_introspection()
         || auth.principal().is_some_and(|p| !p.permissions.is_empty());
     let anonymous = auth.principal().is_none();
-    let mut request =
-        request
-            .data(context)
-            .data(auth)
-            .data(Loaders::new(&state.db, route, consistency));
+    let mut request = request
+        .data(context)
+        .data(auth)
+        .data(Loaders::new(&state.db, route, consistency, held.clone()))
+        .data(held);
     if !may_introspect {
         if introspects {
             let (status, code, message) = if anonymous {

@@ -12,7 +12,7 @@ use crate::auth::principal::{Require, SignedIn, perm, principal};
 use crate::db::{Database, DbConn};
 use crate::error::AppError;
 use crate::graphql::Limits;
-use crate::graphql::context::{actor, conn, count, read};
+use crate::graphql::context::{actor, conn, count, kept_primary, read};
 use crate::graphql::list::{
     self, ListMetadata, date_range, filter_ids, gid, optional_id, parse_id, utc,
 };
@@ -328,6 +328,8 @@ impl UserMutation {
             role_ids: role_ids(roles_ids)?.unwrap_or_default(),
         };
         let db = ctx.data_unchecked::<Database>();
+        // The password is hashed first: the auth check's connection goes back to the pool.
+        drop(kept_primary(ctx));
         Ok(service::create(db, &actor(ctx)?, input).await?.into())
     }
 
@@ -356,7 +358,11 @@ impl UserMutation {
             role_ids: role_ids(roles_ids)?,
         };
         let db = ctx.data_unchecked::<Database>();
-        Ok(service::update(db, &actor(ctx)?, id, input).await?.into())
+        Ok(
+            service::update(db, kept_primary(ctx), &actor(ctx)?, id, input)
+                .await?
+                .into(),
+        )
     }
 
     /// Deletes a user and returns it as it was.

@@ -6,8 +6,8 @@ use diesel_async::RunQueryDsl;
 use super::model::{NewUser, UserChanges, UserFilter, UserRow, UserSort};
 use crate::db::DbConn;
 use crate::db::schema::{roles, user_roles, users};
-use crate::db::sql::{EARLIEST, in_ids, lower};
-use crate::graphql::list::{Page, Sort, SortOrder, in_page_order, like_pattern};
+use crate::db::sql::{EARLIEST, in_ids, in_page, lower};
+use crate::graphql::list::{Page, Sort, SortOrder, like_pattern};
 use crate::{db_run, insert_all};
 
 pub async fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
@@ -130,64 +130,81 @@ macro_rules! filtered {
     }};
 }
 
-/// A page of users in two steps (a "deferred join"): the ids of the page come from the sort
-/// column's index alone, then the rows by primary key. Selecting whole rows with a large
-/// OFFSET made MariaDB scan and filesort the table instead (the benchmark's deep pages).
+/// Orders a boxed users query by `sort`, the id breaking ties.
+macro_rules! sorted {
+    ($query:expr, $sort:expr) => {{
+        let query = $query;
+        let sort: Sort<UserSort> = $sort;
+        match (sort.field, sort.order) {
+            (UserSort::Id, SortOrder::Asc) => query.order(users::id.asc()),
+            (UserSort::Id, SortOrder::Desc) => query.order(users::id.desc()),
+            (UserSort::Email, SortOrder::Asc) => query.order(users::email.asc()),
+            (UserSort::Email, SortOrder::Desc) => query.order(users::email.desc()),
+            (UserSort::Name, SortOrder::Asc) => query.order((users::name.asc(), users::id.asc())),
+            (UserSort::Name, SortOrder::Desc) => {
+                query.order((users::name.desc(), users::id.desc()))
+            }
+            (UserSort::Active, SortOrder::Asc) => {
+                query.order((users::active.asc(), users::id.asc()))
+            }
+            (UserSort::Active, SortOrder::Desc) => {
+                query.order((users::active.desc(), users::id.desc()))
+            }
+            (UserSort::CreatedAt, SortOrder::Asc) => {
+                query.order((users::created_at.asc(), users::id.asc()))
+            }
+            (UserSort::CreatedAt, SortOrder::Desc) => {
+                query.order((users::created_at.desc(), users::id.desc()))
+            }
+            (UserSort::UpdatedAt, SortOrder::Asc) => {
+                query.order((users::updated_at.asc(), users::id.asc()))
+            }
+            (UserSort::UpdatedAt, SortOrder::Desc) => {
+                query.order((users::updated_at.desc(), users::id.desc()))
+            }
+            (UserSort::LastLoginAt, SortOrder::Asc) => {
+                query.order((users::last_login_at.asc(), users::id.asc()))
+            }
+            (UserSort::LastLoginAt, SortOrder::Desc) => {
+                query.order((users::last_login_at.desc(), users::id.desc()))
+            }
+        }
+    }};
+}
+
+/// A page of users in one statement, a deferred join (see [`in_page`]): the ids of the page
+/// come from the sort column's index alone, then the rows by primary key. Selecting whole
+/// rows with a large OFFSET made MariaDB scan and filesort the table instead (the
+/// benchmark's deep pages).
 pub async fn list(
     conn: &mut DbConn,
     filter: &UserFilter,
     sort: Sort<UserSort>,
     page: Page,
 ) -> QueryResult<Vec<UserRow>> {
-    let ids = page_ids(conn, filter, sort, page).await?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut rows = by_ids(conn, &ids).await?;
-    in_page_order(&ids, &mut rows, |row| row.id);
-    Ok(rows)
-}
-
-async fn page_ids(
-    conn: &mut DbConn,
-    filter: &UserFilter,
-    sort: Sort<UserSort>,
-    page: Page,
-) -> QueryResult<Vec<i64>> {
     db_run!(conn: {
-        let mut query = filtered!(filter).select(users::id);
+        let mut ids = filtered!(filter).select(users::id);
         // MariaDB 10.x prices `ORDER BY <indexed column> LIMIT n OFFSET m` as a full scan and
         // filesort once m passes ~150 (10,000 users: 4-9 ms a page instead of 0.2 ms; see
         // bench/README.md). A condition every row meets, over the sort column's index, turns
         // it into a range read in index order, which it prices right.
-        query = match sort.field {
-            UserSort::Id => query,
-            UserSort::Email => query.filter(users::email.ge("")),
-            UserSort::Name => query.filter(users::name.ge("")),
-            UserSort::Active => query.filter(users::active.ge(false)),
-            UserSort::CreatedAt => query.filter(users::created_at.ge(EARLIEST)),
-            UserSort::UpdatedAt => query.filter(users::updated_at.ge(EARLIEST)),
-            UserSort::LastLoginAt => query.filter(
+        ids = match sort.field {
+            UserSort::Id => ids,
+            UserSort::Email => ids.filter(users::email.ge("")),
+            UserSort::Name => ids.filter(users::name.ge("")),
+            UserSort::Active => ids.filter(users::active.ge(false)),
+            UserSort::CreatedAt => ids.filter(users::created_at.ge(EARLIEST)),
+            UserSort::UpdatedAt => ids.filter(users::updated_at.ge(EARLIEST)),
+            UserSort::LastLoginAt => ids.filter(
                 users::last_login_at.ge(EARLIEST).or(users::last_login_at.is_null()),
             ),
         };
-        query = match (sort.field, sort.order) {
-            (UserSort::Id, SortOrder::Asc) => query.order(users::id.asc()),
-            (UserSort::Id, SortOrder::Desc) => query.order(users::id.desc()),
-            (UserSort::Email, SortOrder::Asc) => query.order(users::email.asc()),
-            (UserSort::Email, SortOrder::Desc) => query.order(users::email.desc()),
-            (UserSort::Name, SortOrder::Asc) => query.order((users::name.asc(), users::id.asc())),
-            (UserSort::Name, SortOrder::Desc) => query.order((users::name.desc(), users::id.desc())),
-            (UserSort::Active, SortOrder::Asc) => query.order((users::active.asc(), users::id.asc())),
-            (UserSort::Active, SortOrder::Desc) => query.order((users::active.desc(), users::id.desc())),
-            (UserSort::CreatedAt, SortOrder::Asc) => query.order((users::created_at.asc(), users::id.asc())),
-            (UserSort::CreatedAt, SortOrder::Desc) => query.order((users::created_at.desc(), users::id.desc())),
-            (UserSort::UpdatedAt, SortOrder::Asc) => query.order((users::updated_at.asc(), users::id.asc())),
-            (UserSort::UpdatedAt, SortOrder::Desc) => query.order((users::updated_at.desc(), users::id.desc())),
-            (UserSort::LastLoginAt, SortOrder::Asc) => query.order((users::last_login_at.asc(), users::id.asc())),
-            (UserSort::LastLoginAt, SortOrder::Desc) => query.order((users::last_login_at.desc(), users::id.desc())),
-        };
-        query.limit(page.limit).offset(page.offset).load(conn).await
+        let ids = sorted!(ids, sort).limit(page.limit).offset(page.offset);
+        let rows = users::table
+            .into_boxed()
+            .filter(in_page(users::id, ids))
+            .select(UserRow::as_select());
+        sorted!(rows, sort).load(conn).await
     })
 }
 

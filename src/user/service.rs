@@ -124,12 +124,17 @@ pub async fn create(db: &Database, actor: &Actor<'_>, input: CreateUser) -> AppR
 }
 
 /// Updates a user. A new password is hashed before a connection is taken from the pool.
+/// Changes a user, on `kept` (the request's primary connection) unless a new password must
+/// be hashed first: then `kept` goes back to the pool before the hash, and a connection is
+/// taken after it.
 pub async fn update(
     db: &Database,
+    kept: Option<DbConn>,
     actor: &Actor<'_>,
     id: i64,
     input: UpdateUser,
 ) -> AppResult<UserRow> {
+    let mut kept = kept;
     let email = input
         .email
         .as_deref()
@@ -145,6 +150,7 @@ pub async fn update(
     let hash = match input.password {
         Some(p) => {
             password::check_policy("password", &p, actor.password_min_length)?;
+            drop(kept.take());
             Some(password::hash(p).await?)
         }
         None => None,
@@ -154,7 +160,10 @@ pub async fn update(
         ids.sort_unstable();
         ids.dedup();
     }
-    let (mut conn, _) = db.write().await?;
+    let mut conn = match kept {
+        Some(conn) => conn,
+        None => db.write().await?.0,
+    };
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             let before = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
@@ -187,6 +196,7 @@ pub async fn update(
                 diff.secret_changed("password");
             }
             let revoke = hash.is_some() || deactivated || roles_changed;
+            let at = now();
             repo::update(
                 conn,
                 id,
@@ -196,7 +206,7 @@ pub async fn update(
                     password_hash: hash.as_deref(),
                     active: input.active,
                     token_version: revoke.then_some(before.token_version + 1),
-                    updated_at: Some(now()),
+                    updated_at: Some(at),
                     last_login_at: None,
                 },
             )
@@ -224,7 +234,16 @@ pub async fn update(
                 entry("user.update", id, changes),
             )
             .await?;
-            repo::find(conn, id).await?.ok_or_else(|| not_found(id))
+            // The answer is the row as this transaction left it (it holds the row's lock):
+            // no statement to read it back.
+            Ok(UserRow {
+                email: email.unwrap_or(before.email),
+                name: name.unwrap_or(before.name),
+                active: input.active.unwrap_or(before.active),
+                token_version: before.token_version + i32::from(revoke),
+                updated_at: at,
+                ..before
+            })
         }
         .scope_boxed()
     })
