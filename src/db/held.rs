@@ -26,5 +26,4 @@ impl Held {
             *slot = Some((conn, target));
         }
     }
-
 }
