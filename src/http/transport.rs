@@ -14,6 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::metrics::ServerFailure;
+use crate::error::is_server_error_code;
+
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
@@ -92,13 +95,70 @@ pub fn refuse_field(
     if let Some(field) = field {
         extensions["field"] = json!(field);
     }
+    refuse_with(status, media, message, extensions)
+}
+
+/// A refusal the client may retry: `extensions.retryAfter` and a `Retry-After` header, in
+/// seconds.
+pub fn refuse_retry(
+    status: StatusCode,
+    media: Media,
+    code: &str,
+    message: &str,
+    retry_after_secs: u64,
+    request_id: &str,
+) -> Response {
+    let extensions =
+        json!({ "code": code, "requestId": request_id, "retryAfter": retry_after_secs });
+    let mut response = refuse_with(status, media, message, extensions);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    response
+}
+
+fn refuse_with(
+    status: StatusCode,
+    media: Media,
+    message: &str,
+    extensions: serde_json::Value,
+) -> Response {
+    let server_failed = extensions["code"]
+        .as_str()
+        .is_some_and(is_server_error_code);
     let body = json!({ "errors": [{ "message": message, "extensions": extensions }] });
     let mut response = (status, Json(body)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.content_type()),
     );
+    if server_failed {
+        response.extensions_mut().insert(ServerFailure);
+    }
     response
+}
+
+/// A body that could not be read: over `HTTP_BODY_LIMIT` (413), or cut short by the client.
+pub fn body_refused(
+    rejection: &axum::extract::rejection::BytesRejection,
+    limit: usize,
+    media: Media,
+    request_id: &str,
+) -> Response {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("the body is larger than the limit of {limit} bytes (HTTP_BODY_LIMIT)")
+    } else {
+        "the body could not be read".to_owned()
+    };
+    refuse_field(
+        status,
+        media,
+        "BAD_USER_INPUT",
+        &message,
+        Some("body"),
+        request_id,
+    )
 }
 
 /// Reads a `POST` body into a GraphQL request.
@@ -221,11 +281,18 @@ pub fn respond(response: async_graphql::Response, media: Media) -> Response {
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let status = if media == Media::GraphqlResponseJson && request_error {
+    let refusal = whole_refusal(&response);
+    let status = if let Some((status, _)) = refusal {
+        status
+    } else if media == Media::GraphqlResponseJson && request_error {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
+    let server_failed = response
+        .errors
+        .iter()
+        .any(|e| code_of(e).is_some_and(is_server_error_code));
     // Serialized straight to bytes: going through `serde_json::Value` first cost a map
     // insert and an allocation per field of every object in the response.
     let body = if request_error {
@@ -252,7 +319,62 @@ pub fn respond(response: async_graphql::Response, media: Media) -> Response {
     for (name, value) in response.http_headers.iter() {
         http.headers_mut().append(name.clone(), value.clone());
     }
+    if let Some((_, Some(seconds))) = refusal {
+        http.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if server_failed {
+        http.extensions_mut().insert(ServerFailure);
+    }
     http
+}
+
+fn code_of(error: &async_graphql::ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code),
+        _ => None,
+    }
+}
+
+/// The HTTP status (and `Retry-After`) of a response whose whole operation was refused:
+/// no root field has data, and every error asks for the same status in
+/// `extensions.http.status` (`RATE_LIMITED` 429, `SERVICE_UNAVAILABLE` 503). A partial
+/// result stays 200, so the data that was resolved reaches the client.
+fn whole_refusal(response: &async_graphql::Response) -> Option<(StatusCode, Option<u64>)> {
+    use async_graphql::Value;
+    let no_data = match &response.data {
+        Value::Null => true,
+        Value::Object(fields) => fields.values().all(|v| *v == Value::Null),
+        _ => false,
+    };
+    if !no_data || response.errors.is_empty() {
+        return None;
+    }
+    let mut status = None;
+    let mut retry_after: Option<u64> = None;
+    for error in &response.errors {
+        let ext = error.extensions.as_ref()?;
+        let Some(Value::Object(http)) = ext.get("http") else {
+            return None;
+        };
+        let Some(Value::Number(asked)) = http.get("status") else {
+            return None;
+        };
+        let asked = asked.as_u64().and_then(|n| u16::try_from(n).ok())?;
+        if status.is_some_and(|s| s != asked) {
+            return None;
+        }
+        status = Some(asked);
+        if let Some(Value::Number(secs)) = ext.get("retryAfter")
+            && let Some(secs) = secs.as_u64()
+        {
+            retry_after = Some(retry_after.map_or(secs, |r| r.max(secs)));
+        }
+    }
+    let status = StatusCode::from_u16(status?)
+        .ok()
+        .filter(|s| s.is_client_error() || s.is_server_error())?;
+    Some((status, retry_after))
 }
 
 #[cfg(test)]
@@ -342,6 +464,69 @@ mod tests {
         .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, r#"{"data":{"zeta":1,"alpha":{"y":true,"b":null}}}"#);
+    }
+
+    fn error_of(error: crate::error::AppError) -> async_graphql::ServerError {
+        let mut error = async_graphql::ErrorExtensions::extend(&error)
+            .into_server_error(async_graphql::Pos::default());
+        error.path = vec![async_graphql::PathSegment::Field("login".into())];
+        error
+    }
+
+    #[test]
+    fn refused_operations_take_their_status() {
+        use crate::error::AppError;
+        let limited = || {
+            error_of(AppError::RateLimited {
+                retry_after_secs: 7,
+            })
+        };
+        let with = |data: async_graphql::Value, errors| {
+            let mut response = async_graphql::Response::new(data);
+            response.errors = errors;
+            respond(response, Media::Json)
+        };
+        for data in [
+            async_graphql::Value::Null,
+            async_graphql::value!({ "login": null }),
+        ] {
+            let http = with(data, vec![limited()]);
+            assert_eq!(http.status(), 429);
+            assert_eq!(http.headers()[header::RETRY_AFTER], "7");
+            assert!(http.extensions().get::<ServerFailure>().is_none());
+        }
+        let partial = with(
+            async_graphql::value!({ "me": { "id": "1" }, "login": null }),
+            vec![limited()],
+        );
+        assert_eq!(partial.status(), 200, "resolved data is still delivered");
+        assert!(partial.headers().get(header::RETRY_AFTER).is_none());
+
+        let busy = with(
+            async_graphql::Value::Null,
+            vec![error_of(AppError::Unavailable {
+                retry_after_secs: 1,
+            })],
+        );
+        assert_eq!(busy.status(), 503);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "1");
+        assert!(busy.extensions().get::<ServerFailure>().is_some());
+
+        let mixed = with(
+            async_graphql::Value::Null,
+            vec![limited(), error_of(AppError::Forbidden("no".into()))],
+        );
+        assert_eq!(mixed.status(), 200, "only a refusal of the whole operation");
+
+        let internal = with(
+            async_graphql::Value::Null,
+            vec![error_of(AppError::internal(anyhow::anyhow!("db down")))],
+        );
+        assert_eq!(internal.status(), 200);
+        assert!(
+            internal.extensions().get::<ServerFailure>().is_some(),
+            "a server-side code counts for the SLI whatever the status"
+        );
     }
 
     #[tokio::test]
