@@ -11,6 +11,8 @@ mod backup;
 mod cli;
 #[path = "it/domain.rs"]
 mod domain;
+#[path = "it/edge.rs"]
+mod edge;
 #[path = "it/foundation.rs"]
 mod foundation;
 #[path = "it/fuzz.rs"]
@@ -19,6 +21,8 @@ mod fuzz;
 mod hardening;
 #[path = "it/react_admin.rs"]
 mod react_admin;
+#[path = "it/retention.rs"]
+mod retention;
 #[path = "it/routing.rs"]
 mod routing;
 #[path = "it/schema.rs"]

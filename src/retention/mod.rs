@@ -6,7 +6,7 @@
 //! `RETENTION_INTERVAL`. A pass works on the primary, in batches of at most
 //! `RETENTION_BATCH_SIZE` rows, each its own short autocommit `DELETE` with a pause after it,
 //! so that replicas apply each batch quickly and requests get the tables in between. With
-//! MySQL, a pass holds the advisory lock `adminql_retention` (`GET_LOCK`, no wait): one pod
+//! MySQL, a pass holds the advisory lock `adminql_retention.<database>` (`GET_LOCK`, no wait): one pod
 //! prunes, the others skip that pass. SQLite has one process and needs no lock; there the
 //! single write connection is taken per batch, not for the whole pass.
 //!
@@ -99,7 +99,10 @@ pub async fn run_pass(db: &Database, config: &RetentionConfig) -> Result<Option<
     // write connection between batches.
     let mut held = match conn {
         DbConn::Mysql(_) => Some(conn),
-        DbConn::Sqlite(_) => None,
+        sqlite @ DbConn::Sqlite(_) => {
+            drop(sqlite);
+            None
+        }
     };
     let now = crate::user::model::now();
     let result = async {

@@ -17,8 +17,9 @@ use crate::db::DbConn;
 use crate::db::schema::{audit_log, refresh_tokens};
 use crate::db_run;
 
-/// The advisory lock's name (MySQL `GET_LOCK` is server-wide).
-const LOCK: &str = "adminql_retention";
+/// The advisory lock's name. `GET_LOCK` names are server-wide, so the name includes the
+/// database: two deployments sharing a server do not wait for each other.
+const LOCK: &str = "CONCAT('adminql_retention.', DATABASE())";
 
 /// Takes the retention lock without waiting; `false` when another pod holds it. SQLite has
 /// one process, so there it always succeeds.
@@ -26,7 +27,7 @@ pub async fn try_lock(conn: &mut DbConn) -> QueryResult<bool> {
     match conn {
         DbConn::Mysql(c) => {
             let locked: Option<i32> = diesel::select(diesel::dsl::sql::<Nullable<Integer>>(
-                &format!("GET_LOCK('{LOCK}', 0)"),
+                &format!("GET_LOCK({LOCK}, 0)"),
             ))
             .get_result(&mut **c)
             .await?;
@@ -40,7 +41,7 @@ pub async fn unlock(conn: &mut DbConn) -> QueryResult<()> {
     match conn {
         DbConn::Mysql(c) => {
             use diesel_async::SimpleAsyncConnection;
-            c.batch_execute(&format!("DO RELEASE_LOCK('{LOCK}')")).await
+            c.batch_execute(&format!("DO RELEASE_LOCK({LOCK})")).await
         }
         DbConn::Sqlite(_) => Ok(()),
     }
