@@ -30,7 +30,7 @@ async fn serve_test_routes(timeout: &str) -> std::net::SocketAddr {
                 "unreachable"
             }),
         )
-        .route("/hang", get(|| std::future::pending::<&'static str>()));
+        .route("/hang", get(std::future::pending::<&'static str>));
     let router = super::edge(routes, &config.http);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
