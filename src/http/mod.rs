@@ -7,6 +7,7 @@ mod graphql;
 mod health;
 pub mod labels;
 mod metrics;
+mod status;
 #[cfg(test)]
 mod tests;
 mod transport;
