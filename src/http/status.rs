@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 
+/// The error's `extensions.code`, if it has one.
 pub fn code_of(error: &async_graphql::ServerError) -> Option<&str> {
     match error.extensions.as_ref()?.get("code")? {
         async_graphql::Value::String(code) => Some(code),
