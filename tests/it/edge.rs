@@ -58,7 +58,27 @@ async fn a_flood_of_operation_names_leaves_metrics_bounded() {
         .count()
         .await;
     assert_eq!(sent, 10_000, "every request answered 200");
+    // The other labels a client touches: made-up methods and paths.
+    for i in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("FLOOD{i}").as_bytes()).unwrap();
+        client.request(method, &url).send().await.unwrap();
+        client
+            .get(app.url(&format!("/made-up-{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
     let text = metrics(&app).await;
+    assert!(
+        !text.contains("FLOOD") && !text.contains("made-up"),
+        "methods and paths label as other/unmatched"
+    );
+    assert!(
+        text.contains(
+            r#"adminql_http_requests_total{route="unmatched",method="GET",status="404"}"#
+        )
+    );
+    assert!(text.contains(r#"route="/graphql",method="other""#));
     let flood_series = text
         .lines()
         .filter(|l| l.contains("operation=\"Flood"))
