@@ -6,7 +6,8 @@
 //! Logging a panic once: the process's panic hook would print its own unstructured line to
 //! stderr beside ours. [`install_panic_hook`] wraps the hook so that, while a request future
 //! is being polled here, it only notes where the panic happened; [`catch_panic`] then logs
-//! one line with the request id, the message and that location.
+//! one line with the request id, the message and that location. (Catching needs
+//! `panic = "unwind"`, Rust's default, which Cargo.toml's profiles keep.)
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};

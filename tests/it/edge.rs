@@ -3,7 +3,7 @@
 //! client IP behind trusted proxies, and the availability SLI when the databases die.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -210,30 +210,16 @@ async fn a_request_past_the_timeout_gets_a_graphql_503() {
         .unwrap();
     stream
         .write_all(
-            b"POST /graphql HTTP/1.1\r\nhost: t\r\nx-request-id: slow-7\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"query\":",
+            b"POST /graphql HTTP/1.1\r\nhost: t\r\nx-request-id: slow-7\r\ncontent-type: application/json\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{\"query\":",
         )
         .await
         .unwrap();
+    // The server closes the connection after its answer: the request body was never read.
     let mut response = Vec::new();
-    let mut buf = [0; 4096];
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !String::from_utf8_lossy(&response).contains("}]}") {
-        assert!(
-            Instant::now() < deadline,
-            "no answer: {}",
-            String::from_utf8_lossy(&response)
-        );
-        let n = tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf))
-            .await
-            .expect("an answer")
-            .unwrap();
-        assert!(
-            n > 0,
-            "closed without an answer: {}",
-            String::from_utf8_lossy(&response)
-        );
-        response.extend_from_slice(&buf[..n]);
-    }
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
+        .await
+        .expect("an answer, then the connection closes")
+        .unwrap();
     let response = String::from_utf8(response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 503"), "{head}");
