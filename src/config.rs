@@ -33,7 +33,7 @@ pub const KNOWN_VARS: &[&str] = &[
     "HTTP_REQUEST_TIMEOUT",
     "SHUTDOWN_GRACE_PERIOD",
     "CORS_ALLOWED_ORIGINS",
-    "TRUST_FORWARDED_FOR",
+    "TRUSTED_PROXIES",
     "GRAPHQL_MAX_PAGE_SIZE",
     "GRAPHQL_COUNT_CACHE_TTL",
     "GRAPHQL_MAX_DEPTH",
@@ -54,6 +54,10 @@ pub const KNOWN_VARS: &[&str] = &[
     "LOGIN_RATE_LIMIT_PER_ACCOUNT",
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
+    "AUDIT_LOG_RETENTION",
+    "REFRESH_TOKEN_RETENTION",
+    "RETENTION_INTERVAL",
+    "RETENTION_BATCH_SIZE",
     "LOG_FORMAT",
     "RUST_LOG",
 ];
@@ -130,7 +134,8 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     pub shutdown_grace_period: Duration,
     pub cors_allowed_origins: Vec<String>,
-    pub trust_forwarded_for: bool,
+    /// Proxies whose `X-Forwarded-For` entries are believed (see `http::client_ip`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Clone, Debug)]
@@ -163,6 +168,19 @@ pub struct AuthConfig {
     pub admin_password: Option<SecretString>,
 }
 
+/// What the retention task deletes, and how (see `retention`).
+#[derive(Clone, Debug)]
+pub struct RetentionConfig {
+    /// Age past which audit rows are deleted; zero keeps every row.
+    pub audit_log: Duration,
+    /// How long a refresh token is kept past its expiry or revocation; zero keeps every row.
+    pub refresh_tokens: Duration,
+    /// Time between passes.
+    pub interval: Duration,
+    /// Most rows one statement deletes.
+    pub batch_size: usize,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Pretty,
@@ -175,6 +193,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub graphql: GraphqlConfig,
     pub auth: AuthConfig,
+    pub retention: RetentionConfig,
     pub log_format: LogFormat,
 }
 
@@ -249,8 +268,17 @@ impl Config {
             request_timeout: env.duration("HTTP_REQUEST_TIMEOUT", "30s")?,
             shutdown_grace_period: env.duration("SHUTDOWN_GRACE_PERIOD", "20s")?,
             cors_allowed_origins: env.origins("CORS_ALLOWED_ORIGINS")?,
-            trust_forwarded_for: env.boolean("TRUST_FORWARDED_FOR")?.unwrap_or(false),
+            trusted_proxies: env.networks("TRUSTED_PROXIES")?,
         };
+        // Replaced by TRUSTED_PROXIES: "true" meant believing the left-most entry, which the
+        // client writes. Refused rather than ignored, so a deployment that relied on it
+        // learns at start that per-IP limits would otherwise count its proxy's address.
+        if env.boolean("TRUST_FORWARDED_FOR")? == Some(true) {
+            return Err(ConfigError::new(
+                "TRUST_FORWARDED_FOR",
+                "no longer read: list your proxies' addresses in TRUSTED_PROXIES (CIDRs, e.g. 10.0.0.0/8) instead",
+            ));
+        }
 
         let graphql = GraphqlConfig {
             max_page_size: env.number("GRAPHQL_MAX_PAGE_SIZE", 100, 1..=10_000)?,
@@ -328,6 +356,13 @@ impl Config {
             ));
         }
 
+        let retention = RetentionConfig {
+            audit_log: env.duration_or_zero("AUDIT_LOG_RETENTION", "365d")?,
+            refresh_tokens: env.duration_or_zero("REFRESH_TOKEN_RETENTION", "7d")?,
+            interval: env.duration("RETENTION_INTERVAL", "1h")?,
+            batch_size: env.number("RETENTION_BATCH_SIZE", 1000, 1..=100_000)?,
+        };
+
         let log_format = match env.get("LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -344,6 +379,7 @@ impl Config {
             http,
             graphql,
             auth,
+            retention,
             log_format,
         })
     }
@@ -469,6 +505,29 @@ impl Env {
     }
 }
 
+impl Env {
+    /// Comma-separated CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses.
+    fn networks(&self, var: &'static str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        let raw = self.get(var).unwrap_or_default();
+        raw.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .map(|net| net.trunc())
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::new(
+                            var,
+                            format!("'{entry}' is not a CIDR like 10.0.0.0/8 or an IP address"),
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
 fn parse_bytes(raw: &str) -> Option<usize> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
@@ -571,6 +630,15 @@ mod tests {
         assert_eq!(c.database.acquire_timeout, Duration::from_secs(1));
         assert_eq!(c.http.body_limit, 1024 * 1024);
         assert_eq!(c.auth.access_token_ttl, Duration::from_secs(900));
+        assert!(c.http.trusted_proxies.is_empty());
+        assert_eq!(c.retention.audit_log, Duration::from_secs(365 * 86_400));
+        let c = config(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7, fd00::/8"),
+            ("AUDIT_LOG_RETENTION", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.http.trusted_proxies.len(), 3);
+        assert!(c.retention.audit_log.is_zero(), "0 keeps everything");
     }
 
     #[test]
@@ -656,6 +724,17 @@ mod tests {
                 .starts_with("CORS_ALLOWED_ORIGINS:")
         );
         assert!(error(&[("HTTP_BODY_LIMIT", "1GB")]).starts_with("HTTP_BODY_LIMIT:"));
+        assert!(
+            error(&[("TRUSTED_PROXIES", "10.0.0.0/8, ingress")])
+                .starts_with("TRUSTED_PROXIES: 'ingress' is not a CIDR")
+        );
+        assert!(
+            error(&[("TRUST_FORWARDED_FOR", "true")])
+                .starts_with("TRUST_FORWARDED_FOR: no longer read")
+        );
+        assert!(config(&[("TRUST_FORWARDED_FOR", "false")]).is_ok());
+        assert!(error(&[("RETENTION_BATCH_SIZE", "0")]).starts_with("RETENTION_BATCH_SIZE: '0'"));
+        assert!(error(&[("AUDIT_LOG_RETENTION", "forever")]).starts_with("AUDIT_LOG_RETENTION:"));
     }
 
     #[test]

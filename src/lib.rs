@@ -10,6 +10,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod permission;
+pub mod retention;
 pub mod role;
 pub mod system;
 pub mod telemetry;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub counts: Arc<CountCache>,
     /// Parsed documents by source text.
     pub documents: Arc<DocumentCache>,
+    /// The operation names metrics may carry (a bounded set).
+    pub operation_labels: Arc<http::labels::OperationLabels>,
 }
 
 /// The router and the state behind it.
@@ -89,6 +92,7 @@ pub async fn build_app(config: Config) -> anyhow::Result<App> {
         auth,
         counts,
         documents: Arc::default(),
+        operation_labels: Arc::default(),
     };
     Ok(App {
         router: http::router(state.clone()),

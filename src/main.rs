@@ -258,6 +258,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
         Err(e) => return Err(usage(format!("bootstrap admin: {}", e.detail()))),
     }
 
+    adminql::retention::spawn(state.db.clone(), state.config.retention.clone());
     let shutdown = http::shutdown_signal();
     let listener = tokio::net::TcpListener::bind(listen)
         .await

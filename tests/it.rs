@@ -13,6 +13,8 @@ mod cli;
 mod cost;
 #[path = "it/domain.rs"]
 mod domain;
+#[path = "it/edge.rs"]
+mod edge;
 #[path = "it/foundation.rs"]
 mod foundation;
 #[path = "it/fuzz.rs"]
@@ -23,6 +25,8 @@ mod hardening;
 mod overload;
 #[path = "it/react_admin.rs"]
 mod react_admin;
+#[path = "it/retention.rs"]
+mod retention;
 #[path = "it/routing.rs"]
 mod routing;
 #[path = "it/schema.rs"]

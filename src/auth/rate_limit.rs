@@ -29,7 +29,7 @@ impl LoginLimits {
             if let Err(not_until) = limiter.check_key(&key.to_owned()) {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 return Err(AppError::RateLimited {
-                    retry_after_secs: wait.as_secs().max(1),
+                    retry_after_secs: whole_seconds(wait),
                 });
             }
         }
@@ -42,9 +42,23 @@ impl LoginLimits {
     }
 }
 
+/// `Retry-After` in whole seconds, rounded up: a client that waits exactly that long must
+/// not be refused again for the fraction that was cut off.
+fn whole_seconds(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_rounds_up() {
+        use std::time::Duration;
+        assert_eq!(whole_seconds(Duration::from_millis(28_100)), 29);
+        assert_eq!(whole_seconds(Duration::from_secs(3)), 3);
+        assert_eq!(whole_seconds(Duration::ZERO), 1);
+    }
 
     #[test]
     fn account_limit_applies_across_ips() {

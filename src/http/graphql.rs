@@ -12,12 +12,13 @@ use std::time::Instant;
 use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
 use axum::Extension;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
-use super::request_id;
 use super::transport::{self, Media};
+use super::{client_ip, request_id};
 use crate::AppState;
 use crate::auth::middleware::{Credentials, principal, unauthenticated};
 use crate::auth::principal::Auth;
@@ -33,11 +34,18 @@ pub async fn post(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Extension(credentials): Extension<Credentials>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let request_id = request_id(&headers);
     let Some(media) = transport::negotiate(&headers) else {
         return not_acceptable(&request_id);
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let limit = state.config.http.body_limit;
+            return transport::body_refused(&rejection, limit, media, &request_id);
+        }
     };
     match transport::parse_post(&headers, &body, media, &request_id) {
         Ok(request) => execute(state, peer, credentials, headers, request, media, false).await,
@@ -92,8 +100,13 @@ async fn execute(
         name,
         over_limit,
         introspects,
+        found,
     } = inspect(&mut request, &state.limits);
     tracing::Span::current().record("operation", name.as_str());
+    // Logs keep the name; metrics get a label from a bounded set.
+    let name = state
+        .operation_labels
+        .label(&name, found && over_limit.is_none());
     if is_get && route == Route::Write {
         // GraphQL over HTTP: mutations only over POST, so a link or <img> cannot change data.
         let mut response = transport::refuse(
@@ -140,11 +153,9 @@ async fn execute(
     let context = RequestContext {
         request_id: request_id.clone(),
         route,
-        client_ip: Some(client_ip(
-            &headers,
-            peer,
-            state.config.http.trust_forwarded_for,
-        )),
+        client_ip: Some(
+            client_ip::resolve(&headers, peer, &state.config.http.trusted_proxies).to_string(),
+        ),
         consistency: consistency.clone(),
     };
     // The auth check's connection serves the fields that follow it (one checkout).
@@ -158,7 +169,7 @@ async fn execute(
                     return unauthenticated(&message, &request_id);
                 }
                 Err(error) => {
-                    count_operation(&name, "error", &[error.code()]);
+                    count_operation(&name, result_of(&[error.code()]), &[error.code()]);
                     let error = async_graphql::ErrorExtensions::extend(&error);
                     let mut response = async_graphql::Response::from_errors(vec![
                         error.into_server_error(Default::default()),
@@ -228,7 +239,7 @@ async fn execute(
             _ => None,
         })
         .collect();
-    count_operation(&name, if codes.is_empty() { "ok" } else { "error" }, &codes);
+    count_operation(&name, result_of(&codes), &codes);
     metrics::histogram!("adminql_graphql_operation_duration_seconds", "operation" => name.clone())
         .record(started.elapsed().as_secs_f64());
     let Some(gtid) = committed else {
@@ -321,6 +332,8 @@ struct Operation {
     over_limit: Option<AppError>,
     /// Asks for `__schema` or `__type`.
     introspects: bool,
+    /// The document parsed and holds the operation to run (so its name is a real one).
+    found: bool,
 }
 
 /// Finds the operation to run: its type decides the route. An unparsable document routes as
@@ -334,6 +347,7 @@ fn inspect(request: &mut async_graphql::Request, limits: &QueryLimits) -> Operat
         name: label(name.as_deref()),
         over_limit: None,
         introspects: false,
+        found: false,
     };
     let Ok(document) = request.parsed_query() else {
         return unknown(&name);
@@ -390,6 +404,7 @@ fn inspect(request: &mut async_graphql::Request, limits: &QueryLimits) -> Operat
         name,
         over_limit,
         introspects,
+        found: true,
     }
 }
 
@@ -403,6 +418,18 @@ fn label(name: Option<&str>) -> String {
     }
 }
 
+/// The `result` label of an executed operation: `server_error` when any error is the
+/// server's fault (what the availability SLI counts), `error` for client errors, else `ok`.
+fn result_of(codes: &[&str]) -> &'static str {
+    if codes.iter().any(|c| crate::error::is_server_error_code(c)) {
+        "server_error"
+    } else if codes.is_empty() {
+        "ok"
+    } else {
+        "error"
+    }
+}
+
 fn count_operation(name: &str, result: &'static str, codes: &[&str]) {
     metrics::counter!("adminql_graphql_operations_total", "operation" => name.to_owned(), "result" => result)
         .increment(1);
@@ -410,20 +437,4 @@ fn count_operation(name: &str, result: &'static str, codes: &[&str]) {
         metrics::counter!("adminql_graphql_errors_total", "code" => (*code).to_owned())
             .increment(1);
     }
-}
-
-/// The client's address: the peer, or the left-most `X-Forwarded-For` entry behind a
-/// trusted proxy.
-fn client_ip(headers: &HeaderMap, peer: SocketAddr, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for
-        && let Some(forwarded) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
-    {
-        return forwarded.to_owned();
-    }
-    peer.ip().to_string()
 }

@@ -56,13 +56,21 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// Marks a response the server failed although its status may be below 500: a GraphQL
+/// response carrying a server-side error code (see [`crate::error::is_server_error_code`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ServerFailure;
+
+/// Counts and logs every request once. `adminql_http_server_errors_total{route}` counts the
+/// requests the server failed (status 500 and up, or marked [`ServerFailure`]): the
+/// numerator of the availability SLI, over `adminql_http_requests_total`.
 pub async fn track(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().to_string();
+    let method = super::labels::method(req.method());
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status().as_u16().to_string();
@@ -74,7 +82,16 @@ pub async fn track(req: Request, next: Next) -> Response {
     } else {
         tracing::info!(status = %status, latency_ms, "request finished");
     }
-    let labels = [("route", route), ("method", method), ("status", status)];
+    if response.status().is_server_error() || response.extensions().get::<ServerFailure>().is_some()
+    {
+        metrics::counter!("adminql_http_server_errors_total", "route" => route.clone())
+            .increment(1);
+    }
+    let labels = [
+        ("route", route),
+        ("method", method.to_owned()),
+        ("status", status),
+    ];
     metrics::counter!("adminql_http_requests_total", &labels).increment(1);
     metrics::histogram!("adminql_http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());

@@ -1,9 +1,15 @@
 //! The HTTP surface: routes, middleware and the server loop with graceful shutdown.
 
+mod client_ip;
+mod failsafe;
 mod graphiql;
 mod graphql;
 mod health;
+pub mod labels;
 mod metrics;
+mod status;
+#[cfg(test)]
+mod tests;
 mod transport;
 
 use std::net::SocketAddr;
@@ -17,10 +23,10 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::AppState;
+use crate::config::HttpConfig;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -36,7 +42,33 @@ pub fn request_id(headers: &axum::http::HeaderMap) -> String {
 pub fn router(state: AppState) -> Router {
     // Install the recorder before the first request is counted.
     metrics::handle();
-    let http = &state.config.http;
+    // The SLI's numerator exists from the start, so its rate is 0 rather than absent.
+    ::metrics::counter!("adminql_http_server_errors_total", "route" => "/graphql").increment(0);
+    // Only the API reads bearer tokens: a probe or a scrape that carries a stale one still
+    // gets its answer.
+    let api = get(graphql::get)
+        .post(graphql::post)
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            crate::auth::middleware::authenticate,
+        ));
+    let routes = Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/metrics", get(metrics::render))
+        .route("/graphql", api)
+        .merge(graphiql::routes());
+    edge(routes, &state.config.http).with_state(state)
+}
+
+/// Wraps `routes` in every layer a request passes, outermost first: CORS, request id,
+/// trace span, metrics and the request log, panic catcher, timeout, body limit. Generic over
+/// the state so that tests can wrap routes of their own (one that panics, one that hangs).
+pub(crate) fn edge<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    http: &HttpConfig,
+) -> Router<S> {
+    failsafe::install_panic_hook();
     let middleware = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(
@@ -60,33 +92,19 @@ pub fn router(state: AppState) -> Router {
                 .on_response(()),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // Inside `track`, so that a panic's 500 and a timeout's 503 are counted and logged.
         .layer(axum::middleware::from_fn(metrics::track))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn(failsafe::catch_panic))
+        .layer(axum::middleware::from_fn_with_state(
             http.request_timeout,
+            failsafe::timeout,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(http.body_limit));
-    // Only the API reads bearer tokens: a probe or a scrape that carries a stale one still
-    // gets its answer.
-    let api = get(graphql::get)
-        .post(graphql::post)
-        .layer(axum::middleware::from_fn_with_state(
-            state.auth.clone(),
-            crate::auth::middleware::authenticate,
-        ));
-
-    let router = Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .route("/metrics", get(metrics::render))
-        .route("/graphql", api)
-        .merge(graphiql::routes())
-        .layer(middleware);
-    let router = match cors(&http.cors_allowed_origins) {
+    let router = routes.layer(middleware);
+    match cors(&http.cors_allowed_origins) {
         Some(cors) => router.layer(cors),
         None => router,
-    };
-    router.with_state(state)
+    }
 }
 
 /// CORS for the configured browser origins only; with none configured, no CORS headers at all

@@ -14,6 +14,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::metrics::ServerFailure;
+use super::status;
+use crate::error::is_server_error_code;
+
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
@@ -92,13 +96,70 @@ pub fn refuse_field(
     if let Some(field) = field {
         extensions["field"] = json!(field);
     }
+    refuse_with(status, media, message, extensions)
+}
+
+/// A refusal the client may retry: `extensions.retryAfter` and a `Retry-After` header, in
+/// seconds.
+pub fn refuse_retry(
+    status: StatusCode,
+    media: Media,
+    code: &str,
+    message: &str,
+    retry_after_secs: u64,
+    request_id: &str,
+) -> Response {
+    let extensions =
+        json!({ "code": code, "requestId": request_id, "retryAfter": retry_after_secs });
+    let mut response = refuse_with(status, media, message, extensions);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    response
+}
+
+fn refuse_with(
+    status: StatusCode,
+    media: Media,
+    message: &str,
+    extensions: serde_json::Value,
+) -> Response {
+    let server_failed = extensions["code"]
+        .as_str()
+        .is_some_and(is_server_error_code);
     let body = json!({ "errors": [{ "message": message, "extensions": extensions }] });
     let mut response = (status, Json(body)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.content_type()),
     );
+    if server_failed {
+        response.extensions_mut().insert(ServerFailure);
+    }
     response
+}
+
+/// A body that could not be read: over `HTTP_BODY_LIMIT` (413), or cut short by the client.
+pub fn body_refused(
+    rejection: &axum::extract::rejection::BytesRejection,
+    limit: usize,
+    media: Media,
+    request_id: &str,
+) -> Response {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("the body is larger than the limit of {limit} bytes (HTTP_BODY_LIMIT)")
+    } else {
+        "the body could not be read".to_owned()
+    };
+    refuse_field(
+        status,
+        media,
+        "BAD_USER_INPUT",
+        &message,
+        Some("body"),
+        request_id,
+    )
 }
 
 /// Reads a `POST` body into a GraphQL request.
@@ -221,11 +282,18 @@ pub fn respond(response: async_graphql::Response, media: Media) -> Response {
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let status = if media == Media::GraphqlResponseJson && request_error {
+    let refusal = status::whole_refusal(&response);
+    let status = if let Some((status, _)) = refusal {
+        status
+    } else if media == Media::GraphqlResponseJson && request_error {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
+    let server_failed = response
+        .errors
+        .iter()
+        .any(|e| status::code_of(e).is_some_and(is_server_error_code));
     // Serialized straight to bytes: going through `serde_json::Value` first cost a map
     // insert and an allocation per field of every object in the response.
     let body = if request_error {
@@ -251,6 +319,13 @@ pub fn respond(response: async_graphql::Response, media: Media) -> Response {
         .into_response();
     for (name, value) in response.http_headers.iter() {
         http.headers_mut().append(name.clone(), value.clone());
+    }
+    if let Some((_, Some(seconds))) = refusal {
+        http.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if server_failed {
+        http.extensions_mut().insert(ServerFailure);
     }
     http
 }

@@ -92,6 +92,13 @@ async fn abusive_requests_are_refused_before_any_sql() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 413, "3 MiB body");
+    let body: Value = resp.json().await.expect("a GraphQL error document");
+    assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "body", "{body}");
+    assert!(
+        body["errors"][0]["extensions"]["requestId"].is_string(),
+        "{body}"
+    );
 
     let resp = app
         .client
