@@ -7,6 +7,8 @@ mod support;
 mod auth;
 #[path = "it/backup.rs"]
 mod backup;
+#[path = "it/chaos.rs"]
+mod chaos;
 #[path = "it/cli.rs"]
 mod cli;
 #[path = "it/domain.rs"]
