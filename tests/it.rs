@@ -7,6 +7,8 @@ mod support;
 mod auth;
 #[path = "it/backup.rs"]
 mod backup;
+#[path = "it/chaos.rs"]
+mod chaos;
 #[path = "it/cli.rs"]
 mod cli;
 #[path = "it/cost.rs"]
@@ -15,6 +17,8 @@ mod cost;
 mod domain;
 #[path = "it/edge.rs"]
 mod edge;
+#[path = "it/exporter.rs"]
+mod exporter;
 #[path = "it/foundation.rs"]
 mod foundation;
 #[path = "it/fuzz.rs"]
