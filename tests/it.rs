@@ -17,6 +17,8 @@ mod foundation;
 mod fuzz;
 #[path = "it/hardening.rs"]
 mod hardening;
+#[path = "it/pitr.rs"]
+mod pitr;
 #[path = "it/react_admin.rs"]
 mod react_admin;
 #[path = "it/routing.rs"]

@@ -1,0 +1,423 @@
+//! Point-in-time recovery on real MariaDB: `scripts/db-binlog-archive` streams the shared
+//! primary's binlogs (killed and restarted mid-stream), `scripts/db-backup` takes the base dump,
+//! and `scripts/db-restore --binlogs` brings a copy, under another database name, back to a
+//! moment (`--to-time`, UTC) or a transaction (`--to-gtid`) before the table was dropped.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::mariadb::{APP_PASSWORD, Server, cluster};
+
+fn script(name: &str) -> Command {
+    let mut cmd = Command::new(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(name),
+    );
+    cmd.env("TEST_DB_PASSWORD", APP_PASSWORD);
+    cmd
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    script(name).args(args).output().expect("run script")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Polls `check` until it returns `Some`, failing after `timeout` with `what`.
+fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One archiver process, in a process group of its own so that a kill takes its
+/// `mariadb-binlog` child too, as a container kill would.
+struct Archiver(Option<Child>);
+
+impl Archiver {
+    fn start(user: &str, port: u16, dir: &Path, metrics: &Path) -> Archiver {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.with_extension("log"))
+            .unwrap();
+        let child = script("db-binlog-archive")
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--user",
+                user,
+            ])
+            .args(["--password-env", "TEST_DB_PASSWORD", "--interval", "1"])
+            .arg("--dir")
+            .arg(dir)
+            .arg("--metrics-file")
+            .arg(metrics)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start db-binlog-archive");
+        Archiver(Some(child))
+    }
+
+    fn kill(&mut self, signal: &str) {
+        if let Some(mut child) = self.0.take() {
+            let _ = Command::new("kill")
+                .args([signal, "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Archiver {
+    fn drop(&mut self) {
+        self.kill("-KILL");
+    }
+}
+
+fn binlog_files(dir: &Path) -> Vec<(String, u64)> {
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        e.metadata().unwrap().len(),
+                    )
+                })
+                .filter(|(name, _)| !name.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// The server's binlogs and their sizes (SHOW BINARY LOGS).
+fn server_binlogs(primary: &Server) -> Vec<(String, u64)> {
+    primary
+        .sql("SHOW BINARY LOGS")
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut f = l.split('\t');
+            (
+                f.next().unwrap().to_owned(),
+                f.next().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// True when the archive holds everything the server has written so far.
+fn caught_up(primary: &Server, dir: &Path) -> bool {
+    let status = primary.sql("SHOW MASTER STATUS").unwrap();
+    let mut f = status.split('\t');
+    let (file, pos): (&str, u64) = (f.next().unwrap(), f.next().unwrap().parse().unwrap());
+    binlog_files(&dir.join(".partial")).contains(&(file.to_owned(), pos))
+}
+
+/// Every file directly in the archive is complete: the server has rotated past it and it has the
+/// server's size for it.
+fn assert_complete_files_match(primary: &Server, dir: &Path) {
+    let server = server_binlogs(primary);
+    let current = server.last().unwrap().0.clone();
+    for (name, size) in binlog_files(dir) {
+        assert_ne!(name, current, "the file in progress looks complete");
+        assert!(
+            server.contains(&(name.clone(), size)),
+            "{name} ({size} bytes) is not the server's complete file: {server:?}"
+        );
+    }
+}
+
+fn metric(metrics: &Path, name: &str) -> Option<f64> {
+    std::fs::read_to_string(metrics)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} "))?.parse().ok())
+}
+
+fn ids(primary: &Server, database: &str) -> Vec<u32> {
+    primary
+        .sql(&format!("SELECT id FROM {database}.t ORDER BY id"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
+
+/// Inserts rows `ids` one transaction each, as an application would (default database set);
+/// returns the GTID of the last one.
+fn insert(primary: &Server, database: &str, ids: impl Iterator<Item = u32>, batch: &str) -> String {
+    let mut sql = format!("USE {database};");
+    for id in ids {
+        sql.push_str(&format!("INSERT INTO t VALUES ({id}, '{batch}');"));
+    }
+    sql.push_str("SELECT @@last_gtid;");
+    primary.sql(&sql).unwrap().trim().to_owned()
+}
+
+fn restore(
+    user: &str,
+    port: u16,
+    dump: &Path,
+    binlogs: &Path,
+    target: &str,
+    to: [&str; 2],
+) -> Output {
+    let port = port.to_string();
+    let mut args = vec!["--host", "127.0.0.1", "--port", &port, "--user", user];
+    args.extend(["--password-env", "TEST_DB_PASSWORD", "--database", target]);
+    args.extend(["--binlogs", binlogs.to_str().unwrap(), to[0], to[1]]);
+    args.push(dump.to_str().unwrap());
+    run("db-restore", &args)
+}
+
+#[test]
+fn binlog_archive_restores_to_a_time_and_a_gtid_across_an_archiver_kill() {
+    let cluster = cluster();
+    let primary = &cluster.primary;
+    let db = format!("pitr_{}", std::process::id());
+    // One account with what the three scripts document: streaming (REPLICATION SLAVE), positions
+    // (BINLOG MONITOR), the dump, and the restore into db_* (BINLOG REPLAY for row events).
+    let user = format!("u_{db}");
+    primary
+        .sql(&format!(
+            "CREATE DATABASE {db};
+             CREATE TABLE {db}.t (id INT PRIMARY KEY, batch CHAR(1) NOT NULL);
+             INSERT INTO {db}.t VALUES (0, '0');
+             CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{APP_PASSWORD}';
+             GRANT REPLICATION SLAVE, BINLOG MONITOR, BINLOG REPLAY ON *.* TO '{user}'@'127.0.0.1';
+             GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON {db}.* TO '{user}'@'127.0.0.1';
+             GRANT ALL ON `{db}\\_%`.* TO '{user}'@'127.0.0.1';
+             GRANT ALL ON {db}.* TO '{user}'@'127.0.0.1';"
+        ))
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let archive = work.path().join("binlogs");
+    let metrics = work.path().join("archiver.prom");
+    let dump = work.path().join("base.sql.gz");
+    let port = primary.port;
+
+    let mut archiver = Archiver::start(&user, port, &archive, &metrics);
+    wait_for("the archiver to catch up", Duration::from_secs(60), || {
+        caught_up(primary, &archive).then_some(())
+    });
+
+    let out = run(
+        "db-backup",
+        &[
+            "--port",
+            &port.to_string(),
+            "--user",
+            &user,
+            "--password-env",
+            "TEST_DB_PASSWORD",
+            "--database",
+            &db,
+            "--out",
+            dump.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "db-backup: {}", text(&out));
+
+    // Batch A, with a rotation (a complete file) and the archiver killed mid-stream.
+    primary.sql("FLUSH BINARY LOGS").unwrap();
+    insert(primary, &db, 1..=20, "A");
+    wait_for(
+        "the archiver to stream batch A",
+        Duration::from_secs(30),
+        || caught_up(primary, &archive).then_some(()),
+    );
+    wait_for(
+        "a complete file after the rotation",
+        Duration::from_secs(30),
+        || (!binlog_files(&archive).is_empty()).then_some(()),
+    );
+    archiver.kill("-KILL");
+    assert_complete_files_match(primary, &archive);
+    let gtid_30 = {
+        insert(primary, &db, 21..=29, "A");
+        insert(primary, &db, 30..=30, "A")
+    };
+    insert(primary, &db, 31..=40, "A");
+    let mut archiver = Archiver::start(&user, port, &archive, &metrics);
+    primary.sql("FLUSH BINARY LOGS").unwrap();
+
+    // T: a second on the server's clock after batch A (binlog timestamps have whole seconds).
+    let after_a = primary.sql("SELECT UTC_TIMESTAMP()").unwrap();
+    let t = wait_for("the server's clock to tick", Duration::from_secs(5), || {
+        let now = primary.sql("SELECT UTC_TIMESTAMP()").unwrap();
+        (now != after_a).then(|| now.trim().to_owned())
+    });
+    insert(primary, &db, 100..=110, "B");
+    primary.sql(&format!("USE {db}; DROP TABLE t")).unwrap();
+    wait_for(
+        "the archiver to catch up again",
+        Duration::from_secs(60),
+        || caught_up(primary, &archive).then_some(()),
+    );
+    assert_complete_files_match(primary, &archive);
+
+    // The lag metric: everything up to T (and later) is archived, and the lag is a small number.
+    let t_epoch: f64 = primary
+        .sql(&format!("SELECT UNIX_TIMESTAMP('{t}')"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    wait_for(
+        "the metrics to show T archived",
+        Duration::from_secs(30),
+        || {
+            let last = metric(
+                &metrics,
+                "adminql_binlog_archiver_last_archived_timestamp_seconds",
+            )?;
+            (last >= t_epoch).then_some(())
+        },
+    );
+    let lag = metric(&metrics, "adminql_binlog_archiver_lag_seconds").expect("lag metric");
+    assert!((0.0..3600.0).contains(&lag), "lag {lag}");
+    assert_eq!(metric(&metrics, "adminql_binlog_archiver_up"), Some(1.0));
+
+    // Restore to T under another name: the dump's row 0 and batch A, none of batch B.
+    let to_time = format!("{db}_t");
+    let out = restore(&user, port, &dump, &archive, &to_time, ["--to-time", &t]);
+    assert!(out.status.success(), "db-restore --to-time: {}", text(&out));
+    assert_eq!(
+        ids(primary, &to_time),
+        (0..=40).collect::<Vec<_>>(),
+        "{}",
+        text(&out)
+    );
+
+    // Restore to the GTID of row 30's transaction: exactly rows 0 to 30.
+    let to_gtid = format!("{db}_g");
+    let out = restore(
+        &user,
+        port,
+        &dump,
+        &archive,
+        &to_gtid,
+        ["--to-gtid", &gtid_30],
+    );
+    assert!(out.status.success(), "db-restore --to-gtid: {}", text(&out));
+    assert_eq!(
+        ids(primary, &to_gtid),
+        (0..=30).collect::<Vec<_>>(),
+        "{}",
+        text(&out)
+    );
+
+    // Under its own name (the dropped table's database), to T again.
+    let out = restore(&user, port, &dump, &archive, &db, ["--to-time", &t]);
+    assert!(out.status.success(), "db-restore same name: {}", text(&out));
+    assert_eq!(ids(primary, &db), (0..=40).collect::<Vec<_>>());
+
+    // A GTID the archive does not reach is refused before anything changes.
+    let beyond = format!("0-1-{}", u64::MAX / 2);
+    let out = restore(
+        &user,
+        port,
+        &dump,
+        &archive,
+        &format!("{db}_x"),
+        ["--to-gtid", &beyond],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("the archive ends at"), "{}", text(&out));
+    let exists = primary
+        .sql(&format!("SHOW DATABASES LIKE '{db}\\_x'"))
+        .unwrap();
+    assert!(exists.trim().is_empty(), "a refused restore created {db}_x");
+
+    archiver.kill("-TERM");
+    assert_complete_files_match(primary, &archive);
+}
+
+#[test]
+fn db_binlog_archive_and_db_restore_reject_bad_usage() {
+    for (name, args, message) in [
+        (
+            "db-binlog-archive",
+            vec!["--user", "u"],
+            "--dir DIR is required",
+        ),
+        (
+            "db-binlog-archive",
+            vec!["--user", "u", "--dir", "/tmp/x", "--interval", "0"],
+            "--interval",
+        ),
+        (
+            "db-restore",
+            vec![
+                "--user",
+                "u",
+                "--database",
+                "d",
+                "--binlogs",
+                "/tmp",
+                "f.sql.gz",
+            ],
+            "--binlogs needs --to-time or --to-gtid",
+        ),
+        (
+            "db-restore",
+            vec![
+                "--user",
+                "u",
+                "--database",
+                "d",
+                "--binlogs",
+                "/tmp",
+                "--to-time",
+                "yesterday",
+                "f",
+            ],
+            "YYYY-MM-DD HH:MM:SS",
+        ),
+        (
+            "db-restore",
+            vec!["--user", "u", "--database", "d", "--to-gtid", "0-1-2", "f"],
+            "need --binlogs",
+        ),
+    ] {
+        let out = run(name, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name} {args:?}: {}",
+            text(&out)
+        );
+        assert!(
+            text(&out).contains(message),
+            "{name} {args:?}: {}",
+            text(&out)
+        );
+    }
+    let help = run("db-binlog-archive", &["--help"]);
+    assert!(help.status.success());
+    assert!(text(&help).contains("adminql_binlog_archiver_lag_seconds"));
+}
