@@ -17,6 +17,8 @@ mod foundation;
 mod fuzz;
 #[path = "it/hardening.rs"]
 mod hardening;
+#[path = "it/offsite.rs"]
+mod offsite;
 #[path = "it/pitr.rs"]
 mod pitr;
 #[path = "it/react_admin.rs"]

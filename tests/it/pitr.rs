@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::mariadb::{APP_PASSWORD, Server, cluster};
 
-fn script(name: &str) -> Command {
+pub(crate) fn script(name: &str) -> Command {
     let mut cmd = Command::new(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("scripts")
@@ -20,11 +20,11 @@ fn script(name: &str) -> Command {
     cmd
 }
 
-fn run(name: &str, args: &[&str]) -> Output {
+pub(crate) fn run(name: &str, args: &[&str]) -> Output {
     script(name).args(args).output().expect("run script")
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -33,7 +33,11 @@ fn text(out: &Output) -> String {
 }
 
 /// Polls `check` until it returns `Some`, failing after `timeout` with `what`.
-fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = check() {
@@ -46,10 +50,10 @@ fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<
 
 /// One archiver process, in a process group of its own so that a kill takes its
 /// `mariadb-binlog` child too, as a container kill would.
-struct Archiver(Option<Child>);
+pub(crate) struct Archiver(Option<Child>);
 
 impl Archiver {
-    fn start(user: &str, port: u16, dir: &Path, metrics: &Path) -> Archiver {
+    pub(crate) fn start(user: &str, port: u16, dir: &Path, metrics: &Path) -> Archiver {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -77,7 +81,7 @@ impl Archiver {
         Archiver(Some(child))
     }
 
-    fn kill(&mut self, signal: &str) {
+    pub(crate) fn kill(&mut self, signal: &str) {
         if let Some(mut child) = self.0.take() {
             let _ = Command::new("kill")
                 .args([signal, "--", &format!("-{}", child.id())])
@@ -93,7 +97,7 @@ impl Drop for Archiver {
     }
 }
 
-fn binlog_files(dir: &Path) -> Vec<(String, u64)> {
+pub(crate) fn binlog_files(dir: &Path) -> Vec<(String, u64)> {
     let mut files: Vec<(String, u64)> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -130,7 +134,7 @@ fn server_binlogs(primary: &Server) -> Vec<(String, u64)> {
 }
 
 /// True when the archive holds everything the server has written so far.
-fn caught_up(primary: &Server, dir: &Path) -> bool {
+pub(crate) fn caught_up(primary: &Server, dir: &Path) -> bool {
     let status = primary.sql("SHOW MASTER STATUS").unwrap();
     let mut f = status.split('\t');
     let (file, pos): (&str, u64) = (f.next().unwrap(), f.next().unwrap().parse().unwrap());
@@ -158,7 +162,7 @@ fn metric(metrics: &Path, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(&format!("{name} "))?.parse().ok())
 }
 
-fn ids(primary: &Server, database: &str) -> Vec<u32> {
+pub(crate) fn ids(primary: &Server, database: &str) -> Vec<u32> {
     primary
         .sql(&format!("SELECT id FROM {database}.t ORDER BY id"))
         .unwrap()
@@ -169,7 +173,12 @@ fn ids(primary: &Server, database: &str) -> Vec<u32> {
 
 /// Inserts rows `ids` one transaction each, as an application would (default database set);
 /// returns the GTID of the last one.
-fn insert(primary: &Server, database: &str, ids: impl Iterator<Item = u32>, batch: &str) -> String {
+pub(crate) fn insert(
+    primary: &Server,
+    database: &str,
+    ids: impl Iterator<Item = u32>,
+    batch: &str,
+) -> String {
     let mut sql = format!("USE {database};");
     for id in ids {
         sql.push_str(&format!("INSERT INTO t VALUES ({id}, '{batch}');"));
@@ -178,7 +187,7 @@ fn insert(primary: &Server, database: &str, ids: impl Iterator<Item = u32>, batc
     primary.sql(&sql).unwrap().trim().to_owned()
 }
 
-fn restore(
+pub(crate) fn restore(
     user: &str,
     port: u16,
     dump: &Path,
@@ -194,13 +203,10 @@ fn restore(
     run("db-restore", &args)
 }
 
-#[test]
-fn binlog_archive_restores_to_a_time_and_a_gtid_across_an_archiver_kill() {
-    let cluster = cluster();
-    let primary = &cluster.primary;
-    let db = format!("pitr_{}", std::process::id());
-    // One account with what the three scripts document: streaming (REPLICATION SLAVE), positions
-    // (BINLOG MONITOR), the dump, and the restore into db_* (BINLOG REPLAY for row events).
+/// Creates `db` with table `t` holding row 0, and one account with what the scripts document:
+/// streaming (REPLICATION SLAVE), positions (BINLOG MONITOR), the dump, and restores into `db`
+/// and `db_*` (BINLOG REPLAY for the replayed row events). Returns the account's name.
+pub(crate) fn source_database(primary: &Server, db: &str) -> String {
     let user = format!("u_{db}");
     primary
         .sql(&format!(
@@ -214,6 +220,34 @@ fn binlog_archive_restores_to_a_time_and_a_gtid_across_an_archiver_kill() {
              GRANT ALL ON {db}.* TO '{user}'@'127.0.0.1';"
         ))
         .unwrap();
+    user
+}
+
+/// `scripts/db-backup` of `db` to `out`.
+pub(crate) fn backup(user: &str, port: u16, db: &str, out: &Path) {
+    let out_arg = out.to_str().unwrap();
+    let port = port.to_string();
+    let args = [
+        "--port",
+        &port,
+        "--user",
+        user,
+        "--password-env",
+        "TEST_DB_PASSWORD",
+    ];
+    let out = run(
+        "db-backup",
+        &[&args[..], &["--database", db, "--out", out_arg]].concat(),
+    );
+    assert!(out.status.success(), "db-backup: {}", text(&out));
+}
+
+#[test]
+fn binlog_archive_restores_to_a_time_and_a_gtid_across_an_archiver_kill() {
+    let cluster = cluster();
+    let primary = &cluster.primary;
+    let db = format!("pitr_{}", std::process::id());
+    let user = source_database(primary, &db);
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("binlogs");
     let metrics = work.path().join("archiver.prom");
@@ -225,22 +259,7 @@ fn binlog_archive_restores_to_a_time_and_a_gtid_across_an_archiver_kill() {
         caught_up(primary, &archive).then_some(())
     });
 
-    let out = run(
-        "db-backup",
-        &[
-            "--port",
-            &port.to_string(),
-            "--user",
-            &user,
-            "--password-env",
-            "TEST_DB_PASSWORD",
-            "--database",
-            &db,
-            "--out",
-            dump.to_str().unwrap(),
-        ],
-    );
-    assert!(out.status.success(), "db-backup: {}", text(&out));
+    backup(&user, port, &db, &dump);
 
     // Batch A, with a rotation (a complete file) and the archiver killed mid-stream.
     primary.sql("FLUSH BINARY LOGS").unwrap();
