@@ -400,7 +400,7 @@ fn db_binlog_archive_and_db_restore_reject_bad_usage() {
                 "/tmp",
                 "f.sql.gz",
             ],
-            "--binlogs needs --to-time or --to-gtid",
+            "--binlogs needs --to-time, --to-gtid or --to-end",
         ),
         (
             "db-restore",
