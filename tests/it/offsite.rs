@@ -186,7 +186,7 @@ fn dumps_and_binlogs_go_to_object_storage_and_restore_from_it() {
         dump,
         &pulled.join("binlogs"),
         &target,
-        ["--to-gtid", &gtid],
+        &["--to-gtid", &gtid],
     );
     assert!(
         out.status.success(),

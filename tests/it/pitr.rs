@@ -193,17 +193,19 @@ pub(crate) fn restore(
     dump: &Path,
     binlogs: &Path,
     target: &str,
-    to: [&str; 2],
+    to: &[&str],
 ) -> Output {
     let port = port.to_string();
     let mut args = vec!["--host", "127.0.0.1", "--port", &port, "--user", user];
     args.extend(["--password-env", "TEST_DB_PASSWORD", "--database", target]);
-    args.extend(["--binlogs", binlogs.to_str().unwrap(), to[0], to[1]]);
+    args.extend(["--binlogs", binlogs.to_str().unwrap()]);
+    args.extend(to);
     args.push(dump.to_str().unwrap());
     run("db-restore", &args)
 }
 
-/// Creates `db` with table `t` holding row 0, and one account with what the scripts document:
+/// Creates `db` with table `t` holding row 0 (and tables after it with 320 kB rows, so that the
+/// dump is larger than a pipe's buffer, as real ones are), and one account with what the scripts document:
 /// streaming (REPLICATION SLAVE), positions (BINLOG MONITOR), the dump, and restores into `db`
 /// and `db_*` (BINLOG REPLAY for the replayed row events). Returns the account's name.
 pub(crate) fn source_database(primary: &Server, db: &str) -> String {
@@ -213,6 +215,12 @@ pub(crate) fn source_database(primary: &Server, db: &str) -> String {
             "CREATE DATABASE {db};
              CREATE TABLE {db}.t (id INT PRIMARY KEY, batch CHAR(1) NOT NULL);
              INSERT INTO {db}.t VALUES (0, '0');
+             CREATE TABLE {db}.zz_pad1 (id INT PRIMARY KEY, body LONGTEXT NOT NULL);
+             INSERT INTO {db}.zz_pad1 VALUES (1, REPEAT('padding ', 40000));
+             CREATE TABLE {db}.zz_pad2 LIKE {db}.zz_pad1;
+             INSERT INTO {db}.zz_pad2 SELECT * FROM {db}.zz_pad1;
+             CREATE TABLE {db}.zz_pad3 LIKE {db}.zz_pad1;
+             INSERT INTO {db}.zz_pad3 SELECT * FROM {db}.zz_pad1;
              CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{APP_PASSWORD}';
              GRANT REPLICATION SLAVE, BINLOG MONITOR, BINLOG REPLAY ON *.* TO '{user}'@'127.0.0.1';
              GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON {db}.* TO '{user}'@'127.0.0.1';
@@ -323,7 +331,7 @@ fn binlog_archive_restores_to_a_time_and_a_gtid_across_an_archiver_kill() {
 
     // Restore to T under another name: the dump's row 0 and batch A, none of batch B.
     let to_time = format!("{db}_t");
-    let out = restore(&user, port, &dump, &archive, &to_time, ["--to-time", &t]);
+    let out = restore(&user, port, &dump, &archive, &to_time, &["--to-time", &t]);
     assert!(out.status.success(), "db-restore --to-time: {}", text(&out));
     assert_eq!(
         ids(primary, &to_time),
@@ -340,7 +348,7 @@ fn binlog_archive_restores_to_a_time_and_a_gtid_across_an_archiver_kill() {
         &dump,
         &archive,
         &to_gtid,
-        ["--to-gtid", &gtid_30],
+        &["--to-gtid", &gtid_30],
     );
     assert!(out.status.success(), "db-restore --to-gtid: {}", text(&out));
     assert_eq!(
@@ -351,7 +359,14 @@ fn binlog_archive_restores_to_a_time_and_a_gtid_across_an_archiver_kill() {
     );
 
     // Under its own name (the dropped table's database), to T again.
-    let out = restore(&user, port, &dump, &archive, &db, ["--to-time", &t]);
+    let out = restore(
+        &user,
+        port,
+        &dump,
+        &archive,
+        &db,
+        &["--to-time", &t, "--drop-existing"],
+    );
     assert!(out.status.success(), "db-restore same name: {}", text(&out));
     assert_eq!(ids(primary, &db), (0..=40).collect::<Vec<_>>());
 
@@ -363,7 +378,7 @@ fn binlog_archive_restores_to_a_time_and_a_gtid_across_an_archiver_kill() {
         &dump,
         &archive,
         &format!("{db}_x"),
-        ["--to-gtid", &beyond],
+        &["--to-gtid", &beyond],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("the archive ends at"), "{}", text(&out));
