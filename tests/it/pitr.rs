@@ -269,20 +269,29 @@ fn binlog_archive_restores_to_a_time_and_a_gtid_across_an_archiver_kill() {
 
     backup(&user, port, &db, &dump);
 
-    // Batch A, with a rotation (a complete file) and the archiver killed mid-stream.
+    // Batch A, with a rotation (a complete file) and the archiver killed mid-stream: while a
+    // writer commits rows 1 to 20 one by one, and with rows it has not streamed yet.
     primary.sql("FLUSH BINARY LOGS").unwrap();
-    insert(primary, &db, 1..=20, "A");
-    wait_for(
-        "the archiver to stream batch A",
-        Duration::from_secs(30),
-        || caught_up(primary, &archive).then_some(()),
-    );
     wait_for(
         "a complete file after the rotation",
         Duration::from_secs(30),
         || (!binlog_files(&archive).is_empty()).then_some(()),
     );
+    let writer = {
+        let (cluster, db) = (cluster.clone(), db.clone());
+        std::thread::spawn(move || {
+            for id in 1..=20 {
+                insert(&cluster.primary, &db, id..=id, "A");
+            }
+        })
+    };
+    wait_for(
+        "the archiver to stream part of batch A",
+        Duration::from_secs(30),
+        || (ids(primary, &db).len() > 5).then_some(()),
+    );
     archiver.kill("-KILL");
+    writer.join().unwrap();
     assert_complete_files_match(primary, &archive);
     let gtid_30 = {
         insert(primary, &db, 21..=29, "A");
