@@ -3,6 +3,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "it/archiver_metrics.rs"]
+mod archiver_metrics;
 #[path = "it/auth.rs"]
 mod auth;
 #[path = "it/backup.rs"]
