@@ -25,6 +25,8 @@ mod hardening;
 mod offsite;
 #[path = "it/pitr.rs"]
 mod pitr;
+#[path = "it/pitr_support.rs"]
+mod pitr_support;
 #[path = "it/react_admin.rs"]
 mod react_admin;
 #[path = "it/routing.rs"]

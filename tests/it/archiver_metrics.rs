@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::pitr::{Archiver, caught_up, source_database, wait_for};
+use crate::pitr_support::{Archiver, caught_up, source_database, wait_for};
 use crate::support::mariadb::cluster;
 
 /// The `httpd.conf` key of the generated ConfigMap (a block scalar indented by four spaces).

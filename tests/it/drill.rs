@@ -8,7 +8,9 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::pitr::{Archiver, backup, caught_up, ids, insert, run, source_database, text, wait_for};
+use crate::pitr_support::{
+    Archiver, backup, caught_up, ids, insert, run, source_database, text, wait_for,
+};
 use crate::support::mariadb::cluster;
 
 /// Accepts one HTTP request on a free loopback port, answers 200 and sends the request's head and

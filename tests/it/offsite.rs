@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::pitr::{
+use crate::pitr_support::{
     Archiver, backup, caught_up, ids, insert, restore, script, source_database, text, wait_for,
 };
 use crate::support::mariadb::cluster;
