@@ -9,7 +9,7 @@ use crate::pitr_support::{
     Archiver, assert_complete_files_match, backup, binlog_files, caught_up, ids, insert, metric,
     restore, run, source_database, text, wait_for,
 };
-use crate::support::mariadb::cluster;
+use crate::support::mariadb::{Cluster, cluster};
 
 #[test]
 fn binlog_archive_restores_to_a_time_and_a_gtid_across_an_archiver_kill() {
@@ -224,4 +224,53 @@ fn db_binlog_archive_and_db_restore_reject_bad_usage() {
     let help = run("db-binlog-archive", &["--help"]);
     assert!(help.status.success());
     assert!(text(&help).contains("adminql_binlog_archiver_lag_seconds"));
+}
+
+/// An archiver killed mid-write leaves the last event of its file in progress cut short: the
+/// restore replays everything before it, and rolls back the transaction it cuts. A private
+/// primary, so that the last event is this test's.
+#[test]
+fn a_cut_last_event_in_the_archive_is_left_out_of_the_replay() {
+    let cluster = Cluster::private();
+    let primary = &cluster.primary;
+    let db = "cut_tail";
+    let user = source_database(primary, db);
+    let work = tempfile::tempdir().unwrap();
+    let (archive, dump) = (work.path().join("binlogs"), work.path().join("base.sql.gz"));
+    let mut archiver = Archiver::start(&user, primary.port, &archive, &work.path().join("m.prom"));
+    wait_for("the archiver to catch up", Duration::from_secs(60), || {
+        caught_up(primary, &archive).then_some(())
+    });
+    backup(&user, primary.port, db, &dump);
+    insert(primary, db, 1..=10, "A");
+    wait_for(
+        "the archiver to stream the rows",
+        Duration::from_secs(60),
+        || caught_up(primary, &archive).then_some(()),
+    );
+    archiver.kill("-KILL");
+    // Cut the last event (row 10's commit) as a kill during its write would.
+    let (name, size) = binlog_files(&archive.join(".partial")).pop().unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(archive.join(".partial").join(name))
+        .unwrap();
+    file.set_len(size - 5).unwrap();
+
+    let out = restore(
+        &user,
+        primary.port,
+        &dump,
+        &archive,
+        "cut_tail_r",
+        &["--to-end"],
+    );
+    assert!(out.status.success(), "db-restore: {}", text(&out));
+    assert!(text(&out).contains("cut short"), "{}", text(&out));
+    assert_eq!(
+        ids(primary, "cut_tail_r"),
+        (0..=9).collect::<Vec<_>>(),
+        "{}",
+        text(&out)
+    );
 }
