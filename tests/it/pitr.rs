@@ -242,7 +242,7 @@ fn a_cut_last_event_in_the_archive_is_left_out_of_the_replay() {
         caught_up(primary, &archive).then_some(())
     });
     backup(&user, primary.port, db, &dump);
-    insert(primary, db, 1..=10, "A");
+    let gtid_10 = insert(primary, db, 1..=10, "A");
     wait_for(
         "the archiver to stream the rows",
         Duration::from_secs(60),
@@ -273,4 +273,16 @@ fn a_cut_last_event_in_the_archive_is_left_out_of_the_replay() {
         "{}",
         text(&out)
     );
+
+    // Row 10's transaction is not whole in the archive: a restore to it is refused.
+    let out = restore(
+        &user,
+        primary.port,
+        &dump,
+        &archive,
+        "cut_tail_g",
+        &["--to-gtid", &gtid_10],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("the archive ends at"), "{}", text(&out));
 }
