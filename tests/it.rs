@@ -3,6 +3,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "it/archiver_metrics.rs"]
+mod archiver_metrics;
 #[path = "it/auth.rs"]
 mod auth;
 #[path = "it/backup.rs"]
@@ -15,6 +17,8 @@ mod cli;
 mod cost;
 #[path = "it/domain.rs"]
 mod domain;
+#[path = "it/drill.rs"]
+mod drill;
 #[path = "it/edge.rs"]
 mod edge;
 #[path = "it/exporter.rs"]
@@ -25,8 +29,14 @@ mod foundation;
 mod fuzz;
 #[path = "it/hardening.rs"]
 mod hardening;
+#[path = "it/offsite.rs"]
+mod offsite;
 #[path = "it/overload.rs"]
 mod overload;
+#[path = "it/pitr.rs"]
+mod pitr;
+#[path = "it/pitr_support.rs"]
+mod pitr_support;
 #[path = "it/react_admin.rs"]
 mod react_admin;
 #[path = "it/retention.rs"]
