@@ -11,6 +11,8 @@ mod backup;
 mod cli;
 #[path = "it/domain.rs"]
 mod domain;
+#[path = "it/failover.rs"]
+mod failover;
 #[path = "it/foundation.rs"]
 mod foundation;
 #[path = "it/fuzz.rs"]
