@@ -12,7 +12,8 @@
 #   2. a replica killed during its first copy starts again, ends with every row and replicates, with
 #      semisync acknowledgements; ready.sh holds it unready until then;
 #   3. ready.sh fails on a replica whose replication is stopped or not configured at all;
-#   4. backup.sh writes a dump that scripts/db-restore loads into an identical copy.
+#   4. MariaDB's temporary files are on the data volume, which shows no extra database;
+#   5. backup.sh writes a dump that scripts/db-restore loads into an identical copy.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -167,6 +168,8 @@ grep -q "an earlier first start did not finish" "$T/primary/log" || fail "the re
 tcp "$primary_port" backup "$BACKUP_PW" 'SELECT 1 FROM mysql.proc LIMIT 1' >/dev/null || fail "the backup account"
 [ "$(sql primary "SELECT @@server_id, @@read_only, @@rpl_semi_sync_master_enabled")" = "$(printf '1\t0\t1')" ] \
   || fail "the primary's settings: $(sql primary 'SELECT @@server_id, @@read_only, @@rpl_semi_sync_master_enabled')"
+[ "$(sql primary 'SELECT @@tmpdir')" = "$T/primary/data/.tmp" ] || fail "tmpdir is not on the data volume"
+sql primary 'SHOW DATABASES' | grep -q tmp && fail "the temporary directory shows up as a database"
 note "primary complete after the restart"
 
 # Enough data that the replica's copy takes a while.
