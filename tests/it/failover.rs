@@ -356,9 +356,11 @@ async fn adminql_follows_a_promotion_without_losing_an_acknowledged_write() {
 
     let failures = read_failures.lock().unwrap().clone();
     assert!(failures.is_empty(), "reads failed: {failures:?}");
-    let log = log.lock().unwrap();
-    let codes: Vec<&str> = log
-        .refused
+    let (refused, acked) = {
+        let log = log.lock().unwrap();
+        (log.refused.clone(), log.acked.clone())
+    };
+    let codes: Vec<&str> = refused
         .iter()
         .filter(|(t, _)| *t > killed && *t < switched)
         .map(|(_, c)| c.as_str())
@@ -367,8 +369,7 @@ async fn adminql_follows_a_promotion_without_losing_an_acknowledged_write() {
         codes.iter().all(|c| *c == "READ_ONLY_MODE"),
         "writes with no primary: {codes:?}"
     );
-    let after: Vec<&str> = log
-        .refused
+    let after: Vec<&str> = refused
         .iter()
         .filter(|(t, _)| *t > switched + resumed)
         .map(|(_, c)| c.as_str())
@@ -385,7 +386,6 @@ async fn adminql_follows_a_promotion_without_losing_an_acknowledged_write() {
 
     // Every acknowledged write (before the kill included) is on the new primary and on B.
     let c = cluster.clone();
-    let acked = log.acked.clone();
     blocking(move || {
         let (a, b) = if c.replica.port == a_port {
             (&c.replica, &c.replica2)
