@@ -208,7 +208,7 @@ out=$(ready replica replica) && fail "ready with no replication configured"
 [ "$out" = "ready.sh: replication is not configured" ] || fail "unexpected readiness message: $out"
 note "ready.sh: unready with replication stopped or not configured"
 
-# 4. backup.sh, with the backup volume at this pod's backups directory (the only change), then a restore.
+# 5. backup.sh, with the backup volume at this pod's backups directory (the only change), then a restore.
 grep -c '^dir=/backups$' "$T/cm/backup.sh" | grep -qx 1 || fail "backup.sh no longer writes to dir=/backups"
 sed "s|^dir=/backups\$|dir=$T/primary/backups|" "$T/cm/backup.sh" > "$T/backup.sh"
 env -i PATH="$PATH" BACKUP_HOST=127.0.0.1 BACKUP_PORT="$primary_port" BACKUP_USER=backup \
