@@ -23,6 +23,8 @@ mod drill;
 mod edge;
 #[path = "it/exporter.rs"]
 mod exporter;
+#[path = "it/failover.rs"]
+mod failover;
 #[path = "it/foundation.rs"]
 mod foundation;
 #[path = "it/fuzz.rs"]

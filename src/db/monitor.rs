@@ -6,11 +6,17 @@
 //!   keeps growing; a replica with no heartbeat yet counts as healthy only while replication
 //!   runs.
 //!
+//! While the primary does not answer, nobody writes and the heartbeat stops: its age on a
+//! replica then grows by the outage's length without the replica missing anything, so the
+//! time since the last heartbeat that reached the primary is not counted as lag (otherwise a
+//! failover slower than `REPLICA_MAX_LAG` would take every replica out of rotation, and reads
+//! would fall back to the dead primary and fail).
+//!
 //! A replica over `REPLICA_MAX_LAG` or unreachable leaves rotation at once and returns after
 //! [`super::replica::PROBES_TO_RETURN`] healthy probes in a row. Every transition is logged
 //! once at `warn`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection};
@@ -29,12 +35,21 @@ pub(super) async fn run(db: Database) {
         db.replicas().iter().map(|_| None).collect();
     let mut ticker = tokio::time::interval(config.replica_check_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_beat = Instant::now();
     loop {
         ticker.tick().await;
+        let no_beat_since = if db.primary_healthy() {
+            Duration::ZERO
+        } else {
+            last_beat.elapsed()
+        };
         let beat = async {
             let result = heartbeat(&db, &mut primary, limit).await;
             match result {
-                Ok(()) => db.set_primary_healthy(true, ""),
+                Ok(()) => {
+                    last_beat = Instant::now();
+                    db.set_primary_healthy(true, "");
+                }
                 Err(reason) => {
                     primary = None;
                     db.set_primary_healthy(false, &reason);
@@ -47,7 +62,8 @@ pub(super) async fn run(db: Database) {
                     let max_lag = config.replica_max_lag;
                     async move {
                         let Some(url) = &replica.url else { return };
-                        let probe = probe(url.expose_secret(), conn, limit, max_lag).await;
+                        let probe =
+                            probe(url.expose_secret(), conn, limit, max_lag, no_beat_since).await;
                         if matches!(probe, Probe::Unhealthy { .. }) {
                             *conn = None;
                         }
@@ -103,6 +119,7 @@ async fn probe(
     slot: &mut Option<AsyncMysqlConnection>,
     limit: Duration,
     max_lag: Duration,
+    no_beat_since: Duration,
 ) -> Probe {
     let work = async {
         let conn = connection(slot, url, limit).await?;
@@ -121,7 +138,9 @@ async fn probe(
             }
         })?;
         match lag.flatten() {
-            Some(micros) => Ok(Some(micros as f64 / 1e6)),
+            Some(micros) => Ok(Some(
+                (micros as f64 / 1e6 - no_beat_since.as_secs_f64()).max(0.0),
+            )),
             None if replication_running(conn).await? => Ok(None),
             None => Err("not replicating and no heartbeat yet".to_owned()),
         }

@@ -53,6 +53,7 @@ pub struct Builder {
     cluster: Option<Arc<mariadb::Cluster>>,
     replica_urls: Option<Vec<String>>,
     existing_database: Option<String>,
+    primary_url: Option<String>,
 }
 
 impl TestApp {
@@ -183,6 +184,7 @@ impl Builder {
             cluster: None,
             replica_urls: None,
             existing_database: None,
+            primary_url: None,
         }
     }
 
@@ -213,6 +215,13 @@ impl Builder {
     /// the test's database (and user) name.
     pub fn replica_urls(mut self, urls: Vec<String>) -> Self {
         self.replica_urls = Some(urls);
+        self
+    }
+
+    /// The primary URL given by the test (e.g. through a proxy standing for a Service);
+    /// `{db}` is replaced with the test's database (and user) name.
+    pub fn primary_url(mut self, url: &str) -> Self {
+        self.primary_url = Some(url.to_owned());
         self
     }
 
@@ -261,7 +270,11 @@ impl Builder {
                         .create_app_database(&name)
                         .expect("create database");
                 }
-                vars.insert("DATABASE_URL".into(), cluster.primary.url(&name, &name));
+                let primary = match &self.primary_url {
+                    Some(url) => url.replace("{db}", &name),
+                    None => cluster.primary.url(&name, &name),
+                };
+                vars.insert("DATABASE_URL".into(), primary);
                 let replicas: Vec<String> = match &self.replica_urls {
                     Some(urls) => urls.iter().map(|u| u.replace("{db}", &name)).collect(),
                     None => [&cluster.replica, &cluster.replica2]

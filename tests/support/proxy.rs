@@ -1,9 +1,10 @@
 //! A TCP fault proxy in the style of crates.io's chaos proxy: sits between adminql and a
 //! MariaDB server on loopback and can stop forwarding (a hung network) or cut every
-//! connection (a reset), on command.
+//! connection (a reset), on command, or send new connections to another server
+//! ([`FaultProxy::switch_to`]: a Service whose endpoint moved to a promoted replica).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU16, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,6 +18,7 @@ pub struct FaultProxy {
     pub port: u16,
     mode: Arc<AtomicU8>,
     reset: broadcast::Sender<()>,
+    upstream: Arc<AtomicU16>,
 }
 
 impl FaultProxy {
@@ -26,10 +28,12 @@ impl FaultProxy {
         let port = listener.local_addr().expect("addr").port();
         let mode = Arc::new(AtomicU8::new(FORWARD));
         let (reset, _) = broadcast::channel(1);
-        let (m, r) = (mode.clone(), reset.clone());
+        let upstream = Arc::new(AtomicU16::new(upstream));
+        let (m, r, u) = (mode.clone(), reset.clone(), upstream.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let (mode, mut cut) = (m.clone(), r.subscribe());
+                let upstream = u.load(Ordering::SeqCst);
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
                         return;
@@ -44,7 +48,19 @@ impl FaultProxy {
                 });
             }
         });
-        FaultProxy { port, mode, reset }
+        FaultProxy {
+            port,
+            mode,
+            reset,
+            upstream,
+        }
+    }
+
+    /// Sends new connections to `127.0.0.1:upstream` and closes the open ones, as a
+    /// Service does when its endpoint moves to another pod.
+    pub fn switch_to(&self, upstream: u16) {
+        self.upstream.store(upstream, Ordering::SeqCst);
+        self.reset();
     }
 
     /// Stops forwarding bytes; connections stay open and hang.
