@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware and the server loop with graceful shutdown.
 
+mod admin;
 mod graphiql;
 mod graphql;
 mod health;
@@ -81,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/graphql", api)
         .merge(graphiql::routes())
+        .merge(admin::routes())
         .layer(middleware);
     let router = match cors(&http.cors_allowed_origins) {
         Some(cors) => router.layer(cors),
