@@ -9,10 +9,23 @@ import { fromApollo } from './errors.js';
 import { setReadOnly } from './readOnly.js';
 import { token } from './session.js';
 
-function authFetch(input, init = {}) {
+async function authFetch(input, init = {}) {
   const headers = new Headers(init.headers);
   if (token()) headers.set('Authorization', `Bearer ${token()}`);
-  return fetch(input, { ...init, headers, credentials: 'same-origin' });
+  const response = await fetch(input, { ...init, headers, credentials: 'same-origin' });
+  if (response.ok) return response;
+  // Apollo turns a non-2xx answer into a bare "status code N" and drops its GraphQL errors
+  // (code, field, request id): hand them over as a 200 with errors; the error's status is
+  // then taken from its code (errors.js).
+  const text = await response.text();
+  try {
+    if (Array.isArray(JSON.parse(text).errors)) {
+      return new Response(text, { status: 200, headers: response.headers });
+    }
+  } catch {
+    // Not GraphQL: Apollo reports the status.
+  }
+  return new Response(text, { status: response.status, headers: response.headers });
 }
 
 // Only the fields a form edits go to a mutation: the read-only ones (ids, dates, nested

@@ -45,7 +45,9 @@ function httpStatus(code) {
 
 /** The GraphQL errors inside whatever Apollo threw. */
 export function fromApollo(error) {
-  if (error instanceof HttpError) return error;
+  // ra-data-graphql wraps Apollo's error in an HttpError whose body is the ApolloError.
+  if (error instanceof HttpError && error.body?.graphQLErrors?.length) error = error.body;
+  else if (error instanceof HttpError) return error;
   const errors = error?.graphQLErrors?.length
     ? error.graphQLErrors
     : error?.networkError?.result?.errors ?? [{ message: error?.message ?? String(error) }];
