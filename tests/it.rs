@@ -3,6 +3,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "it/admin_ui.rs"]
+mod admin_ui;
 #[path = "it/auth.rs"]
 mod auth;
 #[path = "it/backup.rs"]

@@ -47,7 +47,7 @@ export const authProvider = {
   async checkError(error) {
     if (error?.status === 401 || error?.code === 'UNAUTHENTICATED') {
       s.clear(ENDED);
-      // The message goes on the sign-in page (takeSignedOutReason), not in a notification.
+      // The message goes on the sign-in page (signedOutReason), not in a notification.
       throw { message: false, redirectTo: '/login' };
     }
   },

@@ -2,12 +2,12 @@
 import { useState } from 'react';
 import { Form, PasswordInput, TextInput, required, useLogin, useNotify } from 'react-admin';
 import { Alert, Box, Button, Card, CardContent, Typography } from '@mui/material';
-import { takeSignedOutReason } from './session.js';
+import { signedOutReason } from './session.js';
 
 export const LoginPage = () => {
   const login = useLogin();
   const notify = useNotify();
-  const [reason] = useState(takeSignedOutReason);
+  const [reason] = useState(signedOutReason);
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const submit = ({ email, password }) => {

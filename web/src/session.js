@@ -21,6 +21,7 @@ export const token = () => session()?.token ?? null;
 
 function store(payload) {
   sessionStorage.setItem(KEY, JSON.stringify(payload));
+  sessionStorage.removeItem(REASON);
   schedule();
   listeners.forEach((l) => l());
 }
@@ -38,11 +39,8 @@ export function clear(reason) {
   listeners.forEach((l) => l());
 }
 
-export function takeSignedOutReason() {
-  const reason = sessionStorage.getItem(REASON);
-  sessionStorage.removeItem(REASON);
-  return reason;
-}
+/** Why the last session ended; kept until the next sign-in (the page may mount twice). */
+export const signedOutReason = () => sessionStorage.getItem(REASON);
 
 /** Sends one GraphQL request; rejects with an HttpError carrying the server's message. */
 export async function gql(query, variables = {}, { auth = true } = {}) {
