@@ -144,6 +144,18 @@ if (phase === 'main') {
     await visible(page.getByRole('row').filter({ hasText: adminEmail }));
   });
 
+  if (process.env.EXPECT_REFRESH) {
+    await check('the access token is refreshed before it expires', async () => {
+      const before = await page.evaluate(() => JSON.parse(sessionStorage.getItem('adminql.session')).token);
+      const refreshed = await page.waitForResponse((r) => r.request().postData()?.includes('refreshToken(token:'), { timeout: 30_000 });
+      const body = await refreshed.json();
+      if (!body.data?.refreshToken?.token) throw new Error(`refresh failed: ${JSON.stringify(body)}`);
+      await page.waitForFunction((old) => JSON.parse(sessionStorage.getItem('adminql.session')).token !== old, before);
+      await page.getByRole('menuitem', { name: 'Permissions' }).click();
+      await visible(page.getByRole('row').filter({ hasText: 'audit:read' }));
+    });
+  }
+
   await check('create a role with a permission checklist', async () => {
     await page.getByRole('menuitem', { name: 'Roles' }).click();
     await page.getByRole('link', { name: 'Create' }).click();
@@ -232,6 +244,19 @@ if (phase === 'main') {
     if (await page.getByRole('checkbox').count()) throw new Error('bulk selection shown');
     await row.click();
     if (!page.url().endsWith('#/User')) throw new Error(`row click opened ${page.url()}`);
+  });
+
+  await check('change password from the profile menu', async () => {
+    await page.getByRole('button', { name: 'Profile' }).click();
+    await page.getByRole('menuitem', { name: 'Change password' }).click();
+    await label('Current password').fill(reader.password);
+    await label('New password').fill(`${reader.password}-new`);
+    await label('New password again').fill(`${reader.password}-new`);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await visible(page.getByText(/Password changed/));
+    // The new session replaced the old one: the UI keeps working.
+    await page.getByRole('menuitem', { name: 'Users' }).click();
+    await visible(page.getByRole('row').filter({ hasText: userEmail }));
   });
 
   await check('a revoked session returns to sign-in with a message', async () => {

@@ -27,6 +27,9 @@ fn screenshots(backend: &str) -> PathBuf {
 /// Runs one phase of the browser script; panics with its output unless every check passed.
 async fn run_browser(app: &TestApp, backend: &str, phase: &str, extra: &[(&str, String)]) {
     let dir = browser_dir();
+    if phase == "main" {
+        let _ = std::fs::remove_dir_all(screenshots(backend));
+    }
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
         "tests/browser/node_modules is missing: run scripts/test (it runs npm install there)"
@@ -152,9 +155,10 @@ async fn admin_ui_is_served_precompressed_with_a_strict_csp() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_ui_in_a_browser_sqlite() {
-    let app = TestApp::sqlite().start().await;
+    // Short-lived access tokens: the UI must refresh one during the run.
+    let app = TestApp::sqlite().env("ACCESS_TOKEN_TTL", "8s").start().await;
     create_reader(&app).await;
-    run_browser(&app, "sqlite", "main", &[]).await;
+    run_browser(&app, "sqlite", "main", &[("EXPECT_REFRESH", "1".into())]).await;
 }
 
 async fn read_only(app: &TestApp) -> bool {

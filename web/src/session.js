@@ -117,7 +117,7 @@ export function schedule() {
   const left = new Date(current.expiresAt).getTime() - Date.now();
   timer = setTimeout(() => {
     refresh().catch((error) => {
-      clear(`Your session has ended (${error.message}). Please sign in again.`);
+      clear(`Your session has expired or was revoked (${error.message}). Please sign in again.`);
       window.location.hash = '#/login';
     });
   }, Math.max(1000, left * 0.8));
