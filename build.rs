@@ -138,6 +138,13 @@ fn cached_ui_build(out_dir: &Path) -> PathBuf {
     if std::fs::rename(&tmp, &dir).is_err() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
+    // Older builds are never used again; builds still under way (tmp-*) are left alone.
+    for entry in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if entry.path() != dir && !name.to_string_lossy().starts_with("tmp-") {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
     dir
 }
 

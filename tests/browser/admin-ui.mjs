@@ -125,6 +125,12 @@ if (phase === 'main') {
   const adminEmail = env('ADMIN_EMAIL');
   const adminPassword = env('ADMIN_PASSWORD');
 
+  await check('GraphiQL loads under its CSP', async () => {
+    await page.goto(`${base}/graphiql`);
+    await visible(page.locator('.graphiql-container'));
+    await visible(page.getByText('Not signed in'));
+  });
+
   await check('sign-in page', async () => {
     await page.goto(`${base}/admin`);
     await visible(page.getByRole('button', { name: 'Sign in' }));

@@ -55,7 +55,9 @@ async fn run_browser(app: &TestApp, backend: &str, phase: &str, extra: &[(&str, 
     }
     let out = tokio::time::timeout(BROWSER_TIMEOUT, command.output())
         .await
-        .unwrap_or_else(|_| panic!("the browser checks ({phase}) did not finish in {BROWSER_TIMEOUT:?}"))
+        .unwrap_or_else(|_| {
+            panic!("the browser checks ({phase}) did not finish in {BROWSER_TIMEOUT:?}")
+        })
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -69,12 +71,16 @@ async fn run_browser(app: &TestApp, backend: &str, phase: &str, extra: &[(&str, 
 /// A role with user:read, role:read and permission:read (no user:write, no audit:read,
 /// no system:read), and the reader account holding it.
 async fn create_reader(app: &TestApp) {
-    let perms = app.gql("{ allPermissions(perPage: 100) { id code } }", json!({})).await;
+    let perms = app
+        .gql("{ allPermissions(perPage: 100) { id code } }", json!({}))
+        .await;
     let ids: Vec<Value> = perms["data"]["allPermissions"]
         .as_array()
         .expect("permissions")
         .iter()
-        .filter(|p| ["user:read", "role:read", "permission:read"].contains(&p["code"].as_str().unwrap()))
+        .filter(|p| {
+            ["user:read", "role:read", "permission:read"].contains(&p["code"].as_str().unwrap())
+        })
         .map(|p| p["id"].clone())
         .collect();
     assert_eq!(ids.len(), 3, "{perms}");
@@ -101,22 +107,37 @@ async fn admin_ui_is_served_precompressed_with_a_strict_csp() {
     let page = app.client.get(app.url("/admin")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let header = |r: &reqwest::Response, name: &str| {
-        r.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
     };
     let csp = header(&page, "content-security-policy");
     assert_eq!(header(&page, "cache-control"), "no-cache");
     assert!(csp.contains("script-src 'self';"), "{csp}");
-    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
     let html = page.text().await.unwrap();
     let nonce = html
         .split("name=\"csp-nonce\" content=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .expect("the page carries its nonce");
-    assert!(csp.contains(&format!("'nonce-{nonce}'")), "{csp} vs {nonce}");
+    assert!(
+        csp.contains(&format!("'nonce-{nonce}'")),
+        "{csp} vs {nonce}"
+    );
     let again = app.client.get(app.url("/admin/")).send().await.unwrap();
-    assert!(!header(&again, "content-security-policy").contains(nonce), "a nonce is used once");
+    assert!(
+        !header(&again, "content-security-policy").contains(nonce),
+        "a nonce is used once"
+    );
 
     let script = html
         .split("src=\"")
@@ -133,8 +154,14 @@ async fn admin_ui_is_served_precompressed_with_a_strict_csp() {
     };
     let br = get("gzip, deflate, br").await.unwrap();
     assert_eq!(header(&br, "content-encoding"), "br");
-    assert_eq!(header(&br, "cache-control"), "public, max-age=31536000, immutable");
-    assert_eq!(header(&br, "content-type"), "text/javascript; charset=utf-8");
+    assert_eq!(
+        header(&br, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(
+        header(&br, "content-type"),
+        "text/javascript; charset=utf-8"
+    );
     assert_eq!(header(&br, "vary"), "accept-encoding");
     let br_len = br.bytes().await.unwrap().len();
     let gzip = get("gzip").await.unwrap();
@@ -144,25 +171,41 @@ async fn admin_ui_is_served_precompressed_with_a_strict_csp() {
     let raw = get("").await.unwrap();
     assert_eq!(header(&raw, "content-encoding"), "");
     let raw_len = raw.bytes().await.unwrap().len();
-    assert!(br_len < gzip_body.len() && gzip_body.len() < raw_len, "{br_len} {} {raw_len}", gzip_body.len());
+    assert!(
+        br_len < gzip_body.len() && gzip_body.len() < raw_len,
+        "{br_len} {} {raw_len}",
+        gzip_body.len()
+    );
 
-    let missing = app.client.get(app.url("/admin/assets/nope.js")).send().await.unwrap();
+    let missing = app
+        .client
+        .get(app.url("/admin/assets/nope.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     let graphiql = app.client.get(app.url("/graphiql")).send().await.unwrap();
     let csp = header(&graphiql, "content-security-policy");
-    assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self';") && !csp.contains("unsafe"),
+        "{csp}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_ui_in_a_browser_sqlite() {
     // Short-lived access tokens: the UI must refresh one during the run.
-    let app = TestApp::sqlite().env("ACCESS_TOKEN_TTL", "8s").start().await;
+    let app = TestApp::sqlite()
+        .env("ACCESS_TOKEN_TTL", "8s")
+        .start()
+        .await;
     create_reader(&app).await;
     run_browser(&app, "sqlite", "main", &[("EXPECT_REFRESH", "1".into())]).await;
 }
 
 async fn read_only(app: &TestApp) -> bool {
-    app.gql("{ systemStatus { readOnly } }", json!({})).await["data"]["systemStatus"]["readOnly"] == true
+    app.gql("{ systemStatus { readOnly } }", json!({})).await["data"]["systemStatus"]["readOnly"]
+        == true
 }
 
 /// On MariaDB the replica stops applying writes for the whole session, while staying in
@@ -196,11 +239,18 @@ async fn admin_ui_in_a_browser_mysql() {
     let db = app.database.clone().unwrap();
     let on_replica = cluster
         .replica
-        .sql(&format!("SELECT COUNT(*) FROM `{db}`.users WHERE email LIKE 'ui-%'"))
+        .sql(&format!(
+            "SELECT COUNT(*) FROM `{db}`.users WHERE email LIKE 'ui-%'"
+        ))
         .unwrap();
     assert_eq!(on_replica.trim(), "0", "the replica was not lagging");
-    let status = app.gql("{ systemStatus { replicas { inRotation } } }", json!({})).await;
-    assert_eq!(status["data"]["systemStatus"]["replicas"][0]["inRotation"], true, "{status}");
+    let status = app
+        .gql("{ systemStatus { replicas { inRotation } } }", json!({}))
+        .await;
+    assert_eq!(
+        status["data"]["systemStatus"]["replicas"][0]["inRotation"], true,
+        "{status}"
+    );
 
     cluster.replica.sql("START SLAVE SQL_THREAD").unwrap();
     let c = cluster.clone();
@@ -222,11 +272,19 @@ async fn admin_ui_in_a_browser_mysql() {
         .unwrap()
         .expect("replica has the session");
     let c = cluster.clone();
-    tokio::task::spawn_blocking(move || c.primary.kill()).await.unwrap();
+    tokio::task::spawn_blocking(move || c.primary.kill())
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     while !read_only(&app).await {
         assert!(Instant::now() < deadline, "read-only mode never began");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    run_browser(&app, "mysql", "read-only", &[("SESSION", session.to_string())]).await;
+    run_browser(
+        &app,
+        "mysql",
+        "read-only",
+        &[("SESSION", session.to_string())],
+    )
+    .await;
 }

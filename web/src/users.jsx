@@ -1,7 +1,7 @@
 // Users: a searchable, filterable list; create with a password and roles; edit with roles,
 // the active switch and a password reset. Guardrail refusals appear under the field.
 import {
-  BooleanField, BooleanInput, BulkDeleteButton, Create, Datagrid, DateField, Edit, EmailField, List,
+  BooleanField, BooleanInput, BulkDeleteButton, Create, Datagrid, DateField, Edit, List,
   NullableBooleanInput, PasswordInput, ReferenceArrayField, ReferenceArrayInput, ReferenceInput,
   SearchInput, SelectArrayInput, SelectInput, SimpleForm, SingleFieldList, ChipField, TextField,
   TextInput, email, required,
@@ -21,7 +21,7 @@ export const UserList = () => {
   return (
     <List filters={filters} actions={<ListActions />} sort={{ field: 'email', order: 'ASC' }} perPage={25}>
       <Datagrid rowClick={canWrite ? 'edit' : false} bulkActionButtons={canWrite ? <BulkDeleteButton mutationMode="pessimistic" /> : false}>
-        <EmailField source="email" />
+        <TextField source="email" />
         <TextField source="name" />
         <BooleanField source="active" />
         <ReferenceArrayField source="rolesIds" reference="Role" label="Roles" sortable={false}>
