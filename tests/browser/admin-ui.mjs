@@ -235,6 +235,20 @@ if (phase === 'main') {
     await visible(page.getByTestId('pools'));
   });
 
+  await check('delete a role after confirming', async () => {
+    const spare = `spare-${suffix}`;
+    await page.getByRole('menuitem', { name: 'Roles' }).click();
+    await page.getByRole('link', { name: 'Create' }).click();
+    await label('Name').fill(spare);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('row').filter({ hasText: spare }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await visible(page.getByRole('dialog'));
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await visible(page.getByRole('row').filter({ hasText: roleName }));
+    await hidden(page.getByRole('row').filter({ hasText: spare }));
+  });
+
   await check('sign out', async () => {
     await signOut();
   });
