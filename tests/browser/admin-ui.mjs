@@ -194,6 +194,14 @@ if (phase === 'main') {
     await hidden(page.getByRole('row').filter({ hasText: adminEmail }));
     await page.getByPlaceholder('Search email or name').fill('');
     await visible(page.getByRole('row').filter({ hasText: adminEmail }));
+    await page.getByRole('button', { name: 'Add filter' }).click();
+    await page.getByRole('menu').getByText('Role', { exact: true }).click();
+    await label('Role').click();
+    await page.getByRole('option', { name: roleName }).click();
+    await visible(page.getByRole('row').filter({ hasText: userEmail }));
+    await hidden(page.getByRole('row').filter({ hasText: adminEmail }));
+    await page.getByRole('button', { name: 'Remove this filter' }).first().click();
+    await visible(page.getByRole('row').filter({ hasText: adminEmail }));
     await page.getByRole('button', { name: 'Name' }).click();
   });
 
