@@ -6,6 +6,7 @@
 #
 # Stages:
 #   graphiql  fetches the GraphiQL browser assets from the npm registry (node + npm live only here)
+#   adminui   builds the admin UI (web/, react-admin) with the packages pinned by its lock file
 #   chef      Rust toolchain + cargo-chef
 #   planner   computes the dependency recipe from the manifests (changes only when dependencies change)
 #   builder   builds the dependencies from the recipe (cached layer), then the application
@@ -21,6 +22,19 @@ FROM node:20-bookworm-slim AS graphiql
 WORKDIR /build
 COPY scripts/fetch-graphiql-assets ./fetch-graphiql-assets
 RUN bash ./fetch-graphiql-assets /graphiql
+
+FROM node:20-bookworm-slim AS adminui
+WORKDIR /build
+# The packages first: this layer is reused until web/package-lock.json changes.
+WORKDIR /build/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts \
+    && cp package-lock.json node_modules/.adminql-lock
+WORKDIR /build
+COPY schema.graphql ./
+COPY web/ web/
+COPY scripts/build-admin-ui scripts/
+RUN bash scripts/build-admin-ui /admin-ui
 
 FROM rust:1.95-bookworm AS chef
 # Strip symbols as well as debug info in the image build: the binary is most of the image's size.
@@ -38,7 +52,9 @@ COPY --from=planner /app/recipe.json recipe.json
 # Dependencies only: this layer is reused until Cargo.toml or Cargo.lock change.
 RUN cargo chef cook --release --locked --recipe-path recipe.json
 COPY --from=graphiql /graphiql /graphiql
-ENV ADMINQL_GRAPHIQL_DIR=/graphiql
+COPY --from=adminui /admin-ui /admin-ui
+ENV ADMINQL_GRAPHIQL_DIR=/graphiql \
+    ADMINQL_ADMIN_UI_DIR=/admin-ui
 COPY . .
 RUN cargo build --release --locked --bin adminql \
     && install -D -m 0755 target/release/adminql /out/adminql

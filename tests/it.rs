@@ -3,6 +3,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "it/admin_ui.rs"]
+mod admin_ui;
 #[path = "it/archiver_metrics.rs"]
 mod archiver_metrics;
 #[path = "it/auth.rs"]

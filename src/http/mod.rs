@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware and the server loop with graceful shutdown.
 
+mod admin;
 mod client_ip;
 mod failsafe;
 mod graphiql;
@@ -57,7 +58,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/metrics", get(metrics::render))
         .route("/graphql", api)
-        .merge(graphiql::routes());
+        .merge(graphiql::routes())
+        .merge(admin::routes());
     edge(routes, &state.config.http).with_state(state)
 }
 

@@ -1,0 +1,290 @@
+//! The admin UI at `/admin`: its HTTP contract (strict CSP, precompressed content-hashed
+//! assets, caching), and a person's session in a real browser: `tests/browser/admin-ui.mjs`
+//! drives Debian's headless Chromium against the real server, on SQLite and on MariaDB with
+//! a lagging replica and then a stopped primary. Screenshots of every step go to
+//! `target/admin-ui-screenshots/<backend>/`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::mariadb::Cluster;
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
+
+const READER_EMAIL: &str = "reader@example.com";
+const READER_PASSWORD: &str = "reader-password-123";
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn screenshots(backend: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/admin-ui-screenshots/{backend}"))
+}
+
+/// Runs one phase of the browser script; panics with its output unless every check passed.
+async fn run_browser(app: &TestApp, backend: &str, phase: &str, extra: &[(&str, String)]) {
+    let dir = browser_dir();
+    if phase == "main" {
+        let _ = std::fs::remove_dir_all(screenshots(backend));
+    }
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "tests/browser/node_modules is missing: run scripts/test (it runs npm install there)"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").is_file(),
+        "/usr/bin/chromium is missing: run scripts/test (it installs Debian's chromium)"
+    );
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg("admin-ui.mjs")
+        .current_dir(&dir)
+        .kill_on_drop(true)
+        .env("ADMINQL_URL", &app.base)
+        .env("ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("READER_EMAIL", READER_EMAIL)
+        .env("READER_PASSWORD", READER_PASSWORD)
+        .env("SCREENSHOTS", screenshots(backend))
+        .env("PHASE", phase);
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    let out = tokio::time::timeout(BROWSER_TIMEOUT, command.output())
+        .await
+        .unwrap_or_else(|_| {
+            panic!("the browser checks ({phase}) did not finish in {BROWSER_TIMEOUT:?}")
+        })
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("all checks passed"),
+        "browser checks ({backend}, {phase}) failed; screenshots in {}:\n{stdout}\n{}",
+        screenshots(backend).display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A role with user:read, role:read and permission:read (no user:write, no audit:read,
+/// no system:read), and the reader account holding it.
+async fn create_reader(app: &TestApp) {
+    let perms = app
+        .gql("{ allPermissions(perPage: 100) { id code } }", json!({}))
+        .await;
+    let ids: Vec<Value> = perms["data"]["allPermissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .filter(|p| {
+            ["user:read", "role:read", "permission:read"].contains(&p["code"].as_str().unwrap())
+        })
+        .map(|p| p["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 3, "{perms}");
+    let role = app
+        .gql(
+            "mutation($p: [ID!]) { createRole(name: \"viewer\", description: \"Reads users and roles\", permissionsIds: $p) { id } }",
+            json!({ "p": ids }),
+        )
+        .await;
+    let role_id = role["data"]["createRole"]["id"].clone();
+    assert!(role_id.is_string(), "{role}");
+    let user = app
+        .gql(
+            "mutation($e: String!, $p: String!, $r: [ID!]) { createUser(email: $e, name: \"Reader\", password: $p, rolesIds: $r) { id } }",
+            json!({ "e": READER_EMAIL, "p": READER_PASSWORD, "r": [role_id] }),
+        )
+        .await;
+    assert!(user["errors"].is_null(), "{user}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_ui_is_served_precompressed_with_a_strict_csp() {
+    let app = TestApp::sqlite().start().await;
+    let page = app.client.get(app.url("/admin")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let csp = header(&page, "content-security-policy");
+    assert_eq!(header(&page, "cache-control"), "no-cache");
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap();
+    let nonce = html
+        .split("name=\"csp-nonce\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries its nonce");
+    assert!(
+        csp.contains(&format!("'nonce-{nonce}'")),
+        "{csp} vs {nonce}"
+    );
+    let again = app.client.get(app.url("/admin/")).send().await.unwrap();
+    assert!(
+        !header(&again, "content-security-policy").contains(nonce),
+        "a nonce is used once"
+    );
+
+    let script = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("index.html loads a script");
+    assert!(script.starts_with("/admin/assets/index-"), "{script}");
+    let get = |encoding: &'static str| {
+        let mut request = app.client.get(app.url(script));
+        if !encoding.is_empty() {
+            request = request.header("accept-encoding", encoding);
+        }
+        request.send()
+    };
+    let br = get("gzip, deflate, br").await.unwrap();
+    assert_eq!(header(&br, "content-encoding"), "br");
+    assert_eq!(
+        header(&br, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(
+        header(&br, "content-type"),
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(header(&br, "vary"), "accept-encoding");
+    let br_len = br.bytes().await.unwrap().len();
+    let gzip = get("gzip").await.unwrap();
+    assert_eq!(header(&gzip, "content-encoding"), "gzip");
+    let gzip_body = gzip.bytes().await.unwrap();
+    assert_eq!(&gzip_body[..2], &[0x1f, 0x8b], "a gzip stream");
+    let raw = get("").await.unwrap();
+    assert_eq!(header(&raw, "content-encoding"), "");
+    let raw_len = raw.bytes().await.unwrap().len();
+    assert!(
+        br_len < gzip_body.len() && gzip_body.len() < raw_len,
+        "{br_len} {} {raw_len}",
+        gzip_body.len()
+    );
+
+    let missing = app
+        .client
+        .get(app.url("/admin/assets/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let graphiql = app.client.get(app.url("/graphiql")).send().await.unwrap();
+    let csp = header(&graphiql, "content-security-policy");
+    assert!(
+        csp.contains("script-src 'self';") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_ui_in_a_browser_sqlite() {
+    // Short-lived access tokens: the UI must refresh one during the run.
+    let app = TestApp::sqlite()
+        .env("ACCESS_TOKEN_TTL", "8s")
+        .start()
+        .await;
+    create_reader(&app).await;
+    run_browser(&app, "sqlite", "main", &[("EXPECT_REFRESH", "1".into())]).await;
+}
+
+async fn read_only(app: &TestApp) -> bool {
+    app.gql("{ systemStatus { readOnly } }", json!({})).await["data"]["systemStatus"]["readOnly"]
+        == true
+}
+
+/// On MariaDB the replica stops applying writes for the whole session, while staying in
+/// rotation: every change the browser shows right after a save was read from the primary
+/// because of the adminql_ct cookie. Then the primary is stopped: the banner appears.
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_ui_in_a_browser_mysql() {
+    let cluster = std::sync::Arc::new(
+        tokio::task::spawn_blocking(Cluster::private)
+            .await
+            .expect("cluster"),
+    );
+    let app = TestApp::mysql()
+        .cluster(cluster.clone())
+        .env("REPLICA_CHECK_INTERVAL", "200ms")
+        // A stale replica stays in rotation for the whole run: only the cookie keeps reads fresh.
+        .env("REPLICA_MAX_LAG", "1h")
+        .start()
+        .await;
+    create_reader(&app).await;
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || c.wait_for_replicas(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .expect("replica caught up");
+    cluster.replica.sql("STOP SLAVE SQL_THREAD").unwrap();
+
+    run_browser(&app, "mysql", "main", &[]).await;
+
+    // The browser saw its new user at once, yet the replica it reads from never got it.
+    let db = app.database.clone().unwrap();
+    let on_replica = cluster
+        .replica
+        .sql(&format!(
+            "SELECT COUNT(*) FROM `{db}`.users WHERE email LIKE 'ui-%'"
+        ))
+        .unwrap();
+    assert_eq!(on_replica.trim(), "0", "the replica was not lagging");
+    let status = app
+        .gql("{ systemStatus { replicas { inRotation } } }", json!({}))
+        .await;
+    assert_eq!(
+        status["data"]["systemStatus"]["replicas"][0]["inRotation"], true,
+        "{status}"
+    );
+
+    cluster.replica.sql("START SLAVE SQL_THREAD").unwrap();
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || c.wait_for_replicas(Duration::from_secs(20)))
+        .await
+        .unwrap()
+        .expect("replica caught up");
+    let session = app
+        .gql_anon(
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token refreshToken expiresAt user { id email name } } }",
+            json!({ "e": ADMIN_EMAIL, "p": ADMIN_PASSWORD }),
+        )
+        .await["data"]["login"]
+        .clone();
+    assert!(session["token"].is_string(), "{session}");
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || c.wait_for_replicas(Duration::from_secs(20)))
+        .await
+        .unwrap()
+        .expect("replica has the session");
+    let c = cluster.clone();
+    tokio::task::spawn_blocking(move || c.primary.kill())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !read_only(&app).await {
+        assert!(Instant::now() < deadline, "read-only mode never began");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    run_browser(
+        &app,
+        "mysql",
+        "read-only",
+        &[("SESSION", session.to_string())],
+    )
+    .await;
+}
