@@ -36,14 +36,15 @@ primary_port=$(free_port)
 replica_port=$(free_port)
 
 # Test passwords, with quotes and a backslash: the scripts must escape them.
-export ROOT_PW="root'pw" APP_PW="app'p\"w\\1" REPL_PW="repl'pw" BACKUP_PW="backup'pw"
+export ROOT_PW="root'pw" APP_PW="app'p\"w\\1" REPL_PW="repl'pw" BACKUP_PW="backup'pw" EXPORTER_PW="exporter'pw"
 
 # The ConfigMap's keys to files; each StatefulSet's container command, readiness probe and env.
 python3 - "$T" "$primary_port" <<'EOF'
 import os, shlex, sys, yaml
 out, primary_port = sys.argv[1], sys.argv[2]
 secrets = {"MARIADB_ROOT_PASSWORD": os.environ["ROOT_PW"], "MARIADB_PASSWORD": os.environ["APP_PW"],
-           "MARIADB_REPLICATION_PASSWORD": os.environ["REPL_PW"], "MARIADB_BACKUP_PASSWORD": os.environ["BACKUP_PW"]}
+           "MARIADB_REPLICATION_PASSWORD": os.environ["REPL_PW"], "MARIADB_BACKUP_PASSWORD": os.environ["BACKUP_PW"],
+           "MARIADB_EXPORTER_PASSWORD": os.environ["EXPORTER_PW"]}
 os.makedirs(f"{out}/cm")
 cm = yaml.safe_load(open("manifests/mariadb-configmap.yaml"))
 for key, text in cm["data"].items():
@@ -69,6 +70,10 @@ for role in ("primary", "replica"):
         env.append(f"PRIMARY_PORT={primary_port}")
     with open(f"{out}/env-{role}", "w") as f:
         f.write("podenv=(" + " ".join(shlex.quote(v) for v in env) + ")\n")
+    # The initdb directory as the pod mounts it: ConfigMap keys under their mounted names.
+    initdb = next(v for v in pod["volumes"] if v["name"] == "initdb")["configMap"]["items"]
+    with open(f"{out}/initdb-{role}", "w") as f:
+        f.write("".join(f"{i['key']} {i['path']}\n" for i in initdb))
 EOF
 
 # pod_create NAME ROLE PORT: the pod's volumes and the my.cnf the image would read.
@@ -76,7 +81,8 @@ pod_create() {
   local name=$1 role=$2 port=$3 d=$T/$1
   mkdir -p "$d"/{data,conf,run,config,initdb,backups}
   cp "$T/cm/$role.cnf" "$d/config/"
-  cp "$T/cm/initdb-$role.sh" "$d/initdb/10-adminql-$role.sh"
+  local key path
+  while read -r key path; do cp "$T/cm/$key" "$d/initdb/$path"; done < "$T/initdb-$role"
   cat > "$d/my.cnf" <<EOF
 [mariadbd]
 datadir = $d/data
