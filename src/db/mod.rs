@@ -19,12 +19,14 @@
 //! the wrong pool fails loudly instead of diverging the replica.
 
 mod conn;
+pub mod connect;
 pub mod gtid;
 pub mod migrate;
 mod monitor;
 mod pool;
 pub mod schema;
 pub mod sql;
+pub mod tls;
 
 mod replica;
 
