@@ -23,3 +23,5 @@ mod react_admin;
 mod routing;
 #[path = "it/schema.rs"]
 mod schema;
+#[path = "it/tls.rs"]
+mod tls;
