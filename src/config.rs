@@ -25,6 +25,8 @@ pub const KNOWN_VARS: &[&str] = &[
     "DB_ACQUIRE_TIMEOUT",
     "DB_CONNECT_TIMEOUT",
     "DB_STATEMENT_TIMEOUT",
+    "DB_TLS_MODE",
+    "DB_TLS_CA_FILE",
     "REPLICA_CHECK_INTERVAL",
     "REPLICA_MAX_LAG",
     "REPLICA_GTID_WAIT",
@@ -125,6 +127,8 @@ pub struct DatabaseConfig {
     pub replica_check_interval: Duration,
     pub replica_max_lag: Duration,
     pub replica_gtid_wait: Duration,
+    /// `DB_TLS_MODE` and `DB_TLS_CA_FILE`, for every MySQL connection.
+    pub tls: crate::db::tls::TlsSettings,
 }
 
 #[derive(Clone, Debug)]
@@ -242,6 +246,11 @@ impl Config {
             ));
         }
 
+        let tls = crate::db::tls::TlsSettings::from_vars(
+            env.get("DB_TLS_MODE").as_deref(),
+            env.get("DB_TLS_CA_FILE").as_deref(),
+            primary.is_mysql(),
+        )?;
         let database = DatabaseConfig {
             primary,
             replicas,
@@ -252,6 +261,7 @@ impl Config {
             replica_check_interval: env.duration("REPLICA_CHECK_INTERVAL", "1s")?,
             replica_max_lag: env.duration("REPLICA_MAX_LAG", "5s")?,
             replica_gtid_wait: env.duration("REPLICA_GTID_WAIT", "50ms")?,
+            tls,
         };
 
         let listen = env

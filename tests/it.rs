@@ -49,3 +49,5 @@ mod retention;
 mod routing;
 #[path = "it/schema.rs"]
 mod schema;
+#[path = "it/tls.rs"]
+mod tls;

@@ -10,7 +10,8 @@ use diesel_async::{AsyncMigrationHarness, RunQueryDsl, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use secrecy::ExposeSecret;
 
-use super::pool::{PoolKind, connect_mysql, sqlite_pragmas};
+use super::connect::connect_mysql;
+use super::pool::{PoolKind, sqlite_pragmas};
 use crate::config::{DatabaseConfig, DatabaseUrl};
 
 const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
@@ -27,7 +28,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub async fn run(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
     let applied = match &config.primary {
         DatabaseUrl::Mysql(url) => {
-            let mut conn = connect_mysql(url.expose_secret(), config.connect_timeout).await?;
+            let mut conn =
+                connect_mysql(url.expose_secret(), &config.tls, config.connect_timeout).await?;
             let locked: Option<i32> = diesel::select(diesel::dsl::sql::<Nullable<Integer>>(
                 &format!("GET_LOCK('adminql_migrations', {LOCK_WAIT_SECONDS})"),
             ))
@@ -107,7 +109,8 @@ pub async fn replica_with_every_migration(config: &DatabaseConfig) -> anyhow::Re
             continue;
         };
         let applied = async {
-            let mut conn = connect_mysql(url.expose_secret(), config.connect_timeout).await?;
+            let mut conn =
+                connect_mysql(url.expose_secret(), &config.tls, config.connect_timeout).await?;
             let rows: Vec<Applied> =
                 diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
                     .load(&mut conn)

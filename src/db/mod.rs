@@ -19,6 +19,7 @@
 //! the wrong pool fails loudly instead of diverging the replica.
 
 mod conn;
+pub mod connect;
 pub mod gtid;
 mod held;
 pub mod migrate;
@@ -26,6 +27,7 @@ mod monitor;
 mod pool;
 pub mod schema;
 pub mod sql;
+pub mod tls;
 
 mod replica;
 

@@ -22,9 +22,10 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection};
 use secrecy::ExposeSecret;
 
+use super::connect::connect_mysql;
 use super::gtid::{Flavor, flavor};
-use super::pool::connect_mysql;
 use super::sql::fixed;
+use super::tls::TlsSettings;
 use super::{Database, Probe};
 
 pub(super) async fn run(db: Database) {
@@ -60,10 +61,12 @@ pub(super) async fn run(db: Database) {
             futures_util::future::join_all(db.replicas().iter().zip(replicas.iter_mut()).map(
                 |(replica, conn)| {
                     let max_lag = config.replica_max_lag;
+                    let tls = &config.tls;
                     async move {
                         let Some(url) = &replica.url else { return };
                         let probe =
-                            probe(url.expose_secret(), conn, limit, max_lag, no_beat_since).await;
+                            probe(url.expose_secret(), tls, conn, limit, max_lag, no_beat_since)
+                                .await;
                         if matches!(probe, Probe::Unhealthy { .. }) {
                             *conn = None;
                         }
@@ -78,11 +81,12 @@ pub(super) async fn run(db: Database) {
 async fn connection<'c>(
     slot: &'c mut Option<AsyncMysqlConnection>,
     url: &str,
+    tls: &TlsSettings,
     limit: Duration,
 ) -> Result<&'c mut AsyncMysqlConnection, String> {
     if slot.is_none() {
         *slot = Some(
-            connect_mysql(url, limit)
+            connect_mysql(url, tls, limit)
                 .await
                 .map_err(|e| format!("unreachable: {e}"))?,
         );
@@ -101,7 +105,7 @@ async fn heartbeat(
         .expose_secret()
         .to_owned();
     let work = async {
-        let conn = connection(slot, &url, limit).await?;
+        let conn = connection(slot, &url, &db.config().tls, limit).await?;
         conn.batch_execute("REPLACE INTO heartbeat (id, beat_at) VALUES (1, UTC_TIMESTAMP(6))")
             .await
             .map_err(|e| format!("heartbeat write failed: {e}"))
@@ -116,13 +120,14 @@ async fn heartbeat(
 
 async fn probe(
     url: &str,
+    tls: &TlsSettings,
     slot: &mut Option<AsyncMysqlConnection>,
     limit: Duration,
     max_lag: Duration,
     no_beat_since: Duration,
 ) -> Probe {
     let work = async {
-        let conn = connection(slot, url, limit).await?;
+        let conn = connection(slot, url, tls, limit).await?;
         let lag: Option<Option<i64>> = diesel::select(fixed::<Nullable<BigInt>>(
             "(SELECT CAST(TIMESTAMPDIFF(MICROSECOND, beat_at, UTC_TIMESTAMP(6)) AS SIGNED) FROM heartbeat WHERE id = 1)",
         ))

@@ -16,6 +16,7 @@ use diesel_async::{AsyncConnection, AsyncMysqlConnection, RunQueryDsl, SimpleAsy
 use secrecy::{ExposeSecret, SecretString};
 
 use super::SqliteConn;
+use super::connect::connect_mysql;
 use crate::config::DatabaseConfig;
 
 /// What a pool is for; replica pools get read-only sessions.
@@ -32,11 +33,13 @@ pub(super) fn mysql(
 ) -> anyhow::Result<Pool<AsyncMysqlConnection>> {
     let connect_timeout = config.connect_timeout;
     let statement_timeout = config.statement_timeout;
+    let tls = config.tls.clone();
     let mut manager = ManagerConfig::default();
     manager.custom_setup = Box::new(move |url| {
         let url = url.to_owned();
+        let tls = tls.clone();
         Box::pin(async move {
-            let mut conn = connect_mysql(&url, connect_timeout).await?;
+            let mut conn = connect_mysql(&url, &tls, connect_timeout).await?;
             setup_mysql_session(&mut conn, kind, statement_timeout)
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -71,20 +74,6 @@ pub(super) fn mysql(
 
 /// A pooled MySQL connection unused for this long is pinged before it is handed out.
 pub const IDLE_PING_AFTER: Duration = Duration::from_secs(30);
-
-/// Opens one MySQL connection within `timeout`.
-pub async fn connect_mysql(
-    url: &str,
-    timeout: Duration,
-) -> Result<AsyncMysqlConnection, ConnectionError> {
-    match tokio::time::timeout(timeout, AsyncMysqlConnection::establish(url)).await {
-        Ok(result) => result,
-        Err(_) => Err(ConnectionError::BadConnection(format!(
-            "no answer within {}",
-            humantime::format_duration(timeout)
-        ))),
-    }
-}
 
 async fn setup_mysql_session(
     conn: &mut AsyncMysqlConnection,

@@ -40,7 +40,7 @@ static CLUSTER: OnceLock<Arc<Cluster>> = OnceLock::new();
 pub fn cluster() -> Arc<Cluster> {
     CLUSTER
         .get_or_init(|| {
-            Arc::new(Cluster::start().unwrap_or_else(|e| panic!("cannot start MariaDB: {e}")))
+            Arc::new(Cluster::start(&[]).unwrap_or_else(|e| panic!("cannot start MariaDB: {e}")))
         })
         .clone()
 }
@@ -114,26 +114,24 @@ fn run(cmd: &mut Command) -> Result<String, String> {
 impl Cluster {
     /// A cluster of this test's own, for tests that kill, stop or break servers.
     pub fn private() -> Cluster {
-        Cluster::start().unwrap_or_else(|e| panic!("cannot start MariaDB: {e}"))
+        Cluster::start(&[]).unwrap_or_else(|e| panic!("cannot start MariaDB: {e}"))
     }
 
-    fn start() -> Result<Cluster, String> {
+    /// A private cluster whose three servers also get `args` (e.g. TLS options, see
+    /// [`tls_args`]).
+    pub fn private_with(args: &[String]) -> Cluster {
+        Cluster::start(args).unwrap_or_else(|e| panic!("cannot start MariaDB: {e}"))
+    }
+
+    fn start(args: &[String]) -> Result<Cluster, String> {
         let started = Instant::now();
         let data = template()?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let replica_args = [&["--read-only=1", "--skip-slave-start"], &args[..]].concat();
 
-        let primary = Server::create("primary", 1, &data, &[])?;
-        let replica = Server::create(
-            "replica",
-            2,
-            &data,
-            &["--read-only=1", "--skip-slave-start"],
-        )?;
-        let replica2 = Server::create(
-            "replica2",
-            3,
-            &data,
-            &["--read-only=1", "--skip-slave-start"],
-        )?;
+        let primary = Server::create("primary", 1, &data, &args)?;
+        let replica = Server::create("replica", 2, &data, &replica_args)?;
+        let replica2 = Server::create("replica2", 3, &data, &replica_args)?;
         for server in [&primary, &replica, &replica2] {
             server.start()?;
         }
@@ -200,7 +198,25 @@ impl Drop for Server {
     }
 }
 
+/// `mariadbd` options that make a server offer TLS with this certificate and key (PEM files).
+pub fn tls_args(cert: &Path, key: &Path) -> Vec<String> {
+    vec![
+        format!("--ssl-cert={}", cert.display()),
+        format!("--ssl-key={}", key.display()),
+    ]
+}
+
 impl Server {
+    /// One server of its own, not replicating, started with `args` too (e.g. [`tls_args`]);
+    /// killed when dropped.
+    pub fn standalone(name: &'static str, args: &[String]) -> Result<Server, String> {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let server = Server::create(name, 10, &template()?, &args)?;
+        server.start()?;
+        server.wait_until_up(Duration::from_secs(60))?;
+        Ok(server)
+    }
+
     fn create(
         name: &'static str,
         server_id: u32,
