@@ -64,9 +64,15 @@ pub(super) async fn run(db: Database) {
                     let tls = &config.tls;
                     async move {
                         let Some(url) = &replica.url else { return };
-                        let probe =
-                            probe(url.expose_secret(), tls, conn, limit, max_lag, no_beat_since)
-                                .await;
+                        let probe = probe(
+                            url.expose_secret(),
+                            tls,
+                            conn,
+                            limit,
+                            max_lag,
+                            no_beat_since,
+                        )
+                        .await;
                         if matches!(probe, Probe::Unhealthy { .. }) {
                             *conn = None;
                         }
