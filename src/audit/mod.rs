@@ -97,6 +97,9 @@ pub async fn record_denial(ctx: &Context<'_>, actor: i64, permission: &str) {
         return;
     };
     let field = ctx.field().name().to_owned();
+    // Its own primary connection: the request's kept one goes back first (on SQLite the
+    // primary pool has one connection).
+    drop(crate::graphql::context::kept_primary(ctx));
     record_standalone(
         db,
         request,

@@ -49,6 +49,9 @@ impl AuthMutation {
     ) -> Result<AuthPayload> {
         let auth = ctx.data_unchecked::<Arc<AuthState>>();
         let db = ctx.data_unchecked::<Database>();
+        // Sign-in takes its own connections (and hashes meanwhile): a signed-in caller's kept
+        // connection goes back to the pool first.
+        drop(crate::graphql::context::kept_primary(ctx));
         Ok(session::login(auth, db, request(ctx), &email, password)
             .await?
             .into())

@@ -47,7 +47,7 @@ pub fn kept_primary(ctx: &Context<'_>) -> Option<DbConn> {
         Some((conn, crate::db::Target::Primary)) => Some(conn),
         Some((conn, target)) => {
             if let Some(held) = held(ctx) {
-                held.put(conn, target);
+                held.put_back(conn, target);
             }
             None
         }

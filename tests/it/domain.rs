@@ -479,9 +479,10 @@ async fn nested_list_costs_constant_statements() {
         costs.iter().all(|c| *c == costs[0]),
         "statements for 5, 100, 5, 100 users: {costs:?}"
     );
-    // The auth check, the page with its rows, roles, permissions: one statement each.
+    // The auth check, the page with its rows, roles, permissions: one statement each, and
+    // the wait for the consistency token the test client's cookie carries.
     assert!(
-        costs[0] <= 4,
+        costs[0] <= 5,
         "a page of users with roles and permissions took {} statements",
         costs[0]
     );
