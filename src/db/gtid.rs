@@ -257,7 +257,7 @@ mod tests {
         let fits = vec![part; MAX_LEN / (part.len() + 1)].join(",");
         assert!(fits.len() <= MAX_LEN);
         assert!(Token::parse(&fits).is_ok());
-        let over = format!("{fits},{}", vec![part; 2].join(","));
+        let over = format!("{fits},{}", [part; 2].join(","));
         assert!(over.len() > MAX_LEN);
         assert!(Token::parse(&over).is_err());
     }
