@@ -263,7 +263,8 @@ async fn serve(config: Config) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| usage(format!("LISTEN_ADDR: cannot listen on {listen}: {e}")))?;
-    let shown = display_addr(listen);
+    // The bound address, so `LISTEN_ADDR=...:0` shows the port the kernel picked.
+    let shown = display_addr(listener.local_addr().unwrap_or(listen));
     tracing::info!(
         database = %state.config.database.primary.redacted(),
         replicas = state.config.database.replicas.len(),

@@ -1,8 +1,6 @@
 //! What the database servers say about a run: statements per account (MariaDB `userstat`),
 //! prepared-statement counters, and the general log of single requests.
 
-use std::collections::BTreeMap;
-
 use crate::cluster::{Cluster, Server};
 
 /// Counters of one account, summed over the primary and the replica.
@@ -181,16 +179,6 @@ pub fn normalize(sql: &str) -> String {
         }
     }
     out.trim().to_owned()
-}
-
-/// Counts of each (server, command, SQL), for comparing two logs regardless of order
-/// (adminql resolves sibling root fields concurrently, so their statements interleave).
-pub fn tally(log: &[Logged]) -> BTreeMap<&Logged, usize> {
-    let mut map = BTreeMap::new();
-    for entry in log {
-        *map.entry(entry).or_default() += 1;
-    }
-    map
 }
 
 /// The query plan of a statement on the replica, as `EXPLAIN` prints it.

@@ -1,18 +1,26 @@
-//! The baseline: the database's own speed for each operation. A minimal mysql_async client
-//! sends exactly the statements adminql sends for it (as the general log shows them; the
-//! benchmark checks that at run time), the same way adminql's diesel-async does:
+//! The baseline: the fewest statements that give each operation's answer with adminql's
+//! guarantees, written once from the schema (migrations/mysql), not copied from adminql's
+//! general log. A hand-written mysql_async client, as a service coded for these three
+//! requests alone would be:
 //!
-//! - from a pool of `DB_POOL_SIZE` connections per server, reads on the replica and writes on
-//!   the primary, with the pool's liveness ping (`SELECT ?`) on every checkout;
-//! - one checkout for the auth check (the caller's user row and permission codes), then one
-//!   per GraphQL root field, the list and its count concurrently;
-//! - prepared statements kept per connection, `IN` lists among them (adminql pads a list to
-//!   the next power of two with its last id, so a page of 20 always binds 32), except the one
-//!   diesel does not cache, an `UPDATE ... SET` from a changeset, which is prepared, executed
-//!   and closed each time;
-//! - `updateUser` in a transaction (`BEGIN` ... `COMMIT` as text) with its audit row, then
-//!   `SELECT @@last_gtid` for the consistency token adminql hands to the client. A change of
-//!   name alone cannot take the admin role from anyone, so adminql counts no admins for it.
+//! - a pool of `DB_POOL_SIZE` connections per server, reads on the replica and writes on
+//!   the primary, one checkout per request and no liveness ping on checkout;
+//! - the auth check in one statement: the caller's `active`, `token_version` and permission
+//!   codes (users LEFT JOIN user_roles → role_permissions → permissions), on the server the
+//!   request reads from, refused unless the user is active, the token's version is current
+//!   and the operation's permission is among the codes;
+//! - prepared statements kept per connection (`IN` lists too: one statement per list
+//!   length, and a page has a fixed length);
+//! - `User(id)`: auth + the row = 2;
+//! - `allUsers { roles }` + `_allUsersMeta`: auth + the page and its rows in one statement (a
+//!   deferred join on the sort index) + the roles of those users; the total is kept for 1 s
+//!   as adminql's count cache keeps it (`GRAPHQL_COUNT_CACHE_TTL`), so 3, and 4 once a
+//!   second;
+//! - `updateUser(name)`: auth on the primary + `BEGIN`, the row `FOR UPDATE` (the audit's
+//!   "before" and, with the two columns the update sets, the answer), the `UPDATE`, the audit
+//!   row, `COMMIT`, and `SELECT @@last_gtid` for the consistency token adminql hands to the
+//!   client = 7. mysql_async does not expose MariaDB's session tracking of `last_gtid` in the
+//!   `COMMIT`'s OK packet, which would save the last one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,7 +41,7 @@ struct Pool {
     permits: Arc<Semaphore>,
 }
 
-/// A connection and its prepared statements, as diesel-async keeps them.
+/// A connection and its prepared statements.
 struct Cached {
     conn: Conn,
     statements: HashMap<String, Statement>,
@@ -56,17 +64,11 @@ impl Drop for Checkout<'_> {
 
 impl Pool {
     fn new(url: &str, size: usize, read_only: bool) -> anyhow::Result<Pool> {
-        // diesel-async's connection options: no mysql_async statement cache (diesel keeps
-        // its own), found rows, and the same session set-up; then adminql's own (src/db/pool.rs):
-        // its default DB_STATEMENT_TIMEOUT, which makes MariaDB arm a timer for every
-        // statement, and read-only sessions on the replica.
-        let mut init = vec![
-            "SET time_zone = '+00:00';",
-            "SET character_set_client = 'utf8mb4'",
-            "SET character_set_connection = 'utf8mb4'",
-            "SET character_set_results = 'utf8mb4'",
-            "SET SESSION max_statement_time = 5",
-        ];
+        // adminql's session guarantees (src/db/pool.rs), set once per connection: UTC,
+        // utf8mb4, its default DB_STATEMENT_TIMEOUT (which makes MariaDB arm a timer for every
+        // statement), and read-only sessions on the replica.
+        let mut init =
+            vec!["SET time_zone = '+00:00', NAMES utf8mb4, SESSION max_statement_time = 5"];
         if read_only {
             init.push("SET SESSION TRANSACTION READ ONLY");
         }
@@ -81,6 +83,8 @@ impl Pool {
         })
     }
 
+    /// A connection, without a round trip if one is idle: a broken one shows as the error of
+    /// the request's first statement (the benchmark restarts no server).
     async fn get(&self) -> Result<Checkout<'_>, String> {
         let permit = self
             .permits
@@ -89,7 +93,7 @@ impl Pool {
             .await
             .map_err(|e| e.to_string())?;
         let idle = self.idle.lock().expect("pool lock").pop();
-        let mut cached = match idle {
+        let cached = match idle {
             Some(c) => c,
             None => Cached {
                 conn: Conn::new(self.opts.clone())
@@ -98,8 +102,6 @@ impl Pool {
                 statements: HashMap::new(),
             },
         };
-        // deadpool's "verified" recycling: diesel's `SELECT 1` with the 1 bound.
-        cached.exec_first(PING, vec![Value::Int(1)]).await?;
         Ok(Checkout {
             pool: self,
             cached: Some(cached),
@@ -145,24 +147,14 @@ impl Cached {
             .map_err(|e| format!("{sql}: {e}"))
     }
 
-    /// A statement diesel does not cache (an `UPDATE` from a changeset, whose columns
-    /// depend on which `Option`s are set): prepared, run and closed each time.
-    async fn exec_uncached(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, String> {
-        let stmt = self
-            .conn
-            .prep(sql)
-            .await
-            .map_err(|e| format!("prepare: {e}"))?;
-        let rows = self
-            .conn
-            .exec(&stmt, Params::Positional(params))
+    /// A statement that returns no rows; its affected-row count.
+    async fn exec_drop(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, String> {
+        let stmt = self.statement(sql).await?;
+        self.conn
+            .exec_drop(&stmt, Params::Positional(params))
             .await
             .map_err(|e| format!("{sql}: {e}"))?;
-        self.conn
-            .close(stmt)
-            .await
-            .map_err(|e| format!("close: {e}"))?;
-        Ok(rows)
+        Ok(self.conn.affected_rows())
     }
 
     async fn query(&mut self, sql: &'static str) -> Result<(), String> {
@@ -199,33 +191,44 @@ impl Pools {
     }
 }
 
-const PING: &str = "SELECT ?";
-pub const FIND_USER: &str = "SELECT `users`.`id`, `users`.`email`, `users`.`name`, `users`.`active`, `users`.`token_version`, `users`.`created_at`, `users`.`updated_at`, `users`.`last_login_at` FROM `users` WHERE (`users`.`id` = ?) LIMIT ?";
-pub const CODES_OF_USER: &str = "SELECT DISTINCT `permissions`.`code` FROM ((`user_roles` INNER JOIN `role_permissions` ON (`role_permissions`.`role_id` = `user_roles`.`role_id`)) INNER JOIN `permissions` ON (`permissions`.`id` = `role_permissions`.`permission_id`)) WHERE (`user_roles`.`user_id` = ?) ORDER BY `permissions`.`code`";
-/// The page as ids only (an index-only range read of `users_email`; `email >= ''` holds for
-/// every row and keeps MariaDB from a full scan and filesort at deep pages) ...
-pub const LIST_USER_IDS: &str = "SELECT `users`.`id` FROM `users` WHERE (`users`.`email` >= ?) ORDER BY `users`.`email` ASC LIMIT ? OFFSET ?";
-/// ... then its rows by key; followed by `(?, ?, ...))`.
-pub const USERS_BY_IDS: &str = "SELECT `users`.`id`, `users`.`email`, `users`.`name`, `users`.`active`, `users`.`token_version`, `users`.`created_at`, `users`.`updated_at`, `users`.`last_login_at` FROM `users` WHERE (`users`.`id` IN ";
-pub const COUNT_USERS: &str = "SELECT COUNT(*) FROM `users`";
-/// Followed by `(?, ?, ...)` and [`ROLES_OF_USERS_END`].
-pub const ROLES_OF_USERS: &str = "SELECT `user_roles`.`user_id`, `roles`.`id`, `roles`.`name`, `roles`.`description`, `roles`.`created_at`, `roles`.`updated_at` FROM (`user_roles` INNER JOIN `roles` ON (`user_roles`.`role_id` = `roles`.`id`)) WHERE (`user_roles`.`user_id` IN ";
-pub const ROLES_OF_USERS_END: &str = ") ORDER BY `user_roles`.`user_id`, `roles`.`name`";
-const UPDATE_NAME: &str =
-    "UPDATE `users` SET `name` = ?, `updated_at` = ? WHERE (`users`.`id` = ?)";
-const INSERT_AUDIT: &str = "INSERT INTO `audit_log` (`at`, `actor_user_id`, `action`, `target_type`, `target_id`, `changes`, `request_id`, `client_ip`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-
+/// The auth check: one row per permission code (one row with a NULL code for a user without
+/// any), none for an unknown user.
+pub const AUTH: &str = "SELECT u.active, u.token_version, p.code FROM users u \
+     LEFT JOIN user_roles ur ON ur.user_id = u.id \
+     LEFT JOIN role_permissions rp ON rp.role_id = ur.role_id \
+     LEFT JOIN permissions p ON p.id = rp.permission_id \
+     WHERE u.id = ?";
+/// The columns of a `User` (never the password hash).
+const USER_COLUMNS: &str =
+    "u.id, u.email, u.name, u.active, u.token_version, u.created_at, u.updated_at, u.last_login_at";
+/// The page's ids from an index-only range read of `users_email` (`email >= ''` holds for
+/// every row and keeps MariaDB from a full scan and filesort at deep pages), joined to their
+/// rows by key.
+pub fn page_sql() -> String {
+    format!(
+        "SELECT {USER_COLUMNS} FROM users u \
+         JOIN (SELECT id FROM users WHERE email >= ? ORDER BY email LIMIT ? OFFSET ?) page \
+         ON page.id = u.id ORDER BY u.email"
+    )
+}
+/// The roles (the names the request selects) of `n` users.
+pub fn roles_sql(n: usize) -> String {
+    format!(
+        "SELECT ur.user_id, r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id IN ({}) ORDER BY ur.user_id, r.name",
+        vec!["?"; n.max(1)].join(", ")
+    )
+}
+pub const COUNT_USERS: &str = "SELECT COUNT(*) FROM users";
+fn user_for_update() -> String {
+    format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ? FOR UPDATE")
+}
+const UPDATE_NAME: &str = "UPDATE users SET name = ?, updated_at = ? WHERE id = ?";
+const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, actor_user_id, action, target_type, target_id, changes, request_id, client_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 const LAST_GTID: &str = "SELECT @@last_gtid";
 
-/// `ids` padded as adminql's `in_ids` pads a list of up to 1,024 (all the benchmark sends):
-/// to the next power of two, repeating the last id.
-pub fn padded<T: Clone>(ids: &[T]) -> Vec<T> {
-    let mut padded = ids.to_vec();
-    if let Some(last) = ids.last() {
-        padded.resize(ids.len().next_power_of_two(), last.clone());
-    }
-    padded
-}
+/// The bootstrap admin's token is issued at token version 0; the auth check compares.
+const ADMIN_TOKEN_VERSION: i64 = 0;
 
 /// The current UTC time as a MySQL `DATETIME(6)` value.
 fn now() -> Value {
@@ -268,8 +271,8 @@ pub struct Direct {
     count_cache: CountCache,
 }
 
-/// When the baseline last counted the users: adminql's `_allUsersMeta` cache, reduced to the
-/// one filter the scenario uses.
+/// When the baseline last counted the users: adminql's `_allUsersMeta` cache reduced to the
+/// one filter the scenario uses (kept for the TTL, dropped by this client's own writes).
 #[derive(Default)]
 struct CountCache(std::sync::Mutex<Option<std::time::Instant>>);
 
@@ -284,6 +287,10 @@ impl CountCache {
 
     fn store(&self) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+    }
+
+    fn drop_all(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 
@@ -300,75 +307,74 @@ impl Direct {
         }
     }
 
-    /// adminql's auth check: the caller's row (active, token version) and permission codes.
-    async fn auth(&self, pool: &Pool) -> Result<(), String> {
-        let mut c = pool.get().await?;
-        let conn = c.conn();
-        let user = conn
-            .exec_first(FIND_USER, vec![Value::Int(self.admin_id), Value::Int(1)])
-            .await?;
-        if user.is_none() {
-            return Err("auth: no such user".into());
+    /// The auth check on the request's connection: refused unless the caller exists, is
+    /// active, holds a token of their current version and has `permission`.
+    async fn auth(&self, conn: &mut Cached, permission: &str) -> Result<(), String> {
+        let rows = conn.exec(AUTH, vec![Value::Int(self.admin_id)]).await?;
+        let first = rows.first().ok_or("auth: no such user")?;
+        let active: bool = first.get(0).unwrap_or(false);
+        let version: i64 = first.get(1).unwrap_or(-1);
+        if !active || version != ADMIN_TOKEN_VERSION {
+            return Err("auth: token revoked".into());
         }
-        let codes = conn
-            .exec(CODES_OF_USER, vec![Value::Int(self.admin_id)])
-            .await?;
-        if codes.is_empty() {
-            return Err("auth: no permissions".into());
+        let allowed = rows
+            .iter()
+            .any(|r| r.get::<Option<String>, _>(2).flatten().as_deref() == Some(permission));
+        if !allowed {
+            return Err(format!("auth: no {permission}"));
         }
         Ok(())
     }
 
     async fn user_by_id(&self, rng: &mut fastrand::Rng) -> Result<(), String> {
-        self.auth(&self.replica).await?;
         let id = self.data.user_ids[rng.usize(..self.data.user_ids.len())];
         let mut c = self.replica.get().await?;
-        let row = c
-            .conn()
-            .exec_first(FIND_USER, vec![Value::Int(id), Value::Int(1)])
-            .await?;
-        row.map(|_| ())
-            .ok_or_else(|| format!("user {id} not found"))
+        let conn = c.conn();
+        self.auth(conn, "user:read").await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?");
+        let row = conn.exec_first(&sql, vec![Value::Int(id)]).await?;
+        match row.and_then(|r| r.get::<i64, _>(0)) {
+            Some(got) if got == id => Ok(()),
+            _ => Err(format!("user {id} not found")),
+        }
     }
 
     async fn user_list(&self, rng: &mut fastrand::Rng) -> Result<(), String> {
-        self.auth(&self.replica).await?;
         let pages = (self.data.total_users as usize / self.per_page).clamp(1, PAGES);
         let offset = (rng.usize(..pages) * self.per_page) as i64;
         let limit = self.per_page as i64;
-        // `allUsers` and `_allUsersMeta` are sibling root fields, resolved concurrently.
+        let mut c = self.replica.get().await?;
+        let conn = c.conn();
+        self.auth(conn, "user:read").await?;
         let list = async {
-            let mut c = self.replica.get().await?;
-            let conn = c.conn();
-            let ids: Vec<Value> = conn
+            let users = conn
                 .exec(
-                    LIST_USER_IDS,
+                    &page_sql(),
                     vec![Value::from(""), Value::Int(limit), Value::Int(offset)],
                 )
-                .await?
+                .await?;
+            if users.len() != self.per_page {
+                return Err(format!("{} users on the page", users.len()));
+            }
+            let ids: Vec<Value> = users
                 .iter()
                 .map(|u: &Row| Value::Int(u.get::<i64, _>(0).unwrap_or_default()))
                 .collect();
-            if ids.len() != self.per_page {
-                return Err(format!("{} users on the page", ids.len()));
-            }
-            let padded = padded(&ids);
-            let marks = vec!["?"; padded.len()].join(", ");
-            let users = conn
-                .exec(&format!("{USERS_BY_IDS}({marks}))"), padded.clone())
-                .await?;
-            if users.len() != ids.len() {
-                return Err(format!("{} of {} users found", users.len(), ids.len()));
-            }
-            let sql = format!("{ROLES_OF_USERS}({marks}){ROLES_OF_USERS_END}");
-            let roles = conn.exec(&sql, padded).await?;
-            if roles.is_empty() {
-                return Err("no roles".into());
+            let roles = conn.exec(&roles_sql(ids.len()), ids.clone()).await?;
+            // Every seeded user has 1-3 roles: each on the page must have one.
+            let with_roles: std::collections::HashSet<i64> =
+                roles.iter().filter_map(|r| r.get::<i64, _>(0)).collect();
+            if with_roles.len() != ids.len() {
+                return Err(format!(
+                    "{} of {} users with roles",
+                    with_roles.len(),
+                    ids.len()
+                ));
             }
             Ok(())
         };
-        // adminql keeps the total for GRAPHQL_COUNT_CACHE_TTL (1 s by default) and then
-        // answers without a connection; so does the baseline, shared by its clients.
+        // The total, when the cached one is older than the TTL, on a second connection in
+        // parallel with the page (adminql resolves the two root fields concurrently too).
         let count = async {
             if self.count_cache.fresh() {
                 return Ok(());
@@ -376,39 +382,47 @@ impl Direct {
             let mut c = self.replica.get().await?;
             let n = c.conn().exec_first(COUNT_USERS, vec![]).await?;
             self.count_cache.store();
-            n.map(|_| ()).ok_or_else(|| "no count".to_owned())
+            match n.and_then(|r| r.get::<i64, _>(0)) {
+                Some(n) if n == self.data.total_users => Ok(()),
+                other => Err(format!("count {other:?}")),
+            }
         };
         let (list, count) = tokio::join!(list, count);
         list.and(count)
     }
 
     async fn update_user(&self, rng: &mut fastrand::Rng) -> Result<(), String> {
-        self.auth(&self.primary).await?;
         let id = self.data.user_ids[rng.usize(..self.data.user_ids.len())];
         let name = format!("Bench User {}", rng.u32(..1_000_000));
         let mut c = self.primary.get().await?;
         let conn = c.conn();
+        self.auth(conn, "user:write").await?;
         conn.query("BEGIN").await?;
         let result = async {
             let before = conn
-                .exec_first(FIND_USER, vec![Value::Int(id), Value::Int(1)])
+                .exec_first(&user_for_update(), vec![Value::Int(id)])
                 .await?
                 .ok_or_else(|| format!("user {id} not found"))?;
             let old_name: String = before.get(2).unwrap_or_default();
-            conn.exec_uncached(
-                UPDATE_NAME,
-                vec![Value::from(name.as_str()), now(), Value::Int(id)],
-            )
-            .await?;
+            let at = now();
+            let changed = conn
+                .exec_drop(
+                    UPDATE_NAME,
+                    vec![Value::from(name.as_str()), at.clone(), Value::Int(id)],
+                )
+                .await?;
+            if changed != 1 {
+                return Err(format!("{changed} rows updated"));
+            }
             let changes = serde_json::json!({
                 "before": { "name": old_name },
                 "after": { "name": name },
             })
             .to_string();
-            conn.exec(
+            conn.exec_drop(
                 INSERT_AUDIT,
                 vec![
-                    now(),
+                    at,
                     Value::Int(self.admin_id),
                     Value::from("user.update"),
                     Value::from("user"),
@@ -419,19 +433,19 @@ impl Direct {
                 ],
             )
             .await?;
-            conn.exec_first(FIND_USER, vec![Value::Int(id), Value::Int(1)])
-                .await?
-                .ok_or_else(|| format!("user {id} vanished"))
+            Ok(())
         }
         .await;
         match result {
-            Ok(_) => {
+            Ok(()) => {
                 conn.query("COMMIT").await?;
-                // adminql's consistency token: the commit's GTID, read on the same connection.
-                let gtid = conn.exec(LAST_GTID, vec![]).await?;
-                gtid.first()
-                    .map(|_| ())
-                    .ok_or_else(|| "no @@last_gtid".to_owned())
+                self.count_cache.drop_all();
+                // The consistency token: the commit's GTID, read on the same connection.
+                let gtid = conn.exec_first(LAST_GTID, vec![]).await?;
+                match gtid.and_then(|r| r.get::<Option<String>, _>(0)).flatten() {
+                    Some(g) if !g.is_empty() => Ok(()),
+                    _ => Err("no @@last_gtid".to_owned()),
+                }
             }
             Err(e) => {
                 conn.query("ROLLBACK").await?;
@@ -440,7 +454,7 @@ impl Direct {
         }
     }
 
-    /// One operation, as adminql would run it for the same request.
+    /// One operation, answered with the fewest statements.
     pub async fn run(&self, op: Op, rng: &mut fastrand::Rng) -> Result<(), String> {
         match op {
             Op::UserById => self.user_by_id(rng).await,

@@ -1,7 +1,9 @@
 //! `adminql-bench`: a reproducible load benchmark of adminql on real MariaDB, with the
-//! database's own speed (the same SQL sent directly) as the baseline. See bench/README.md.
+//! database's own speed (the fewest statements that give the same answers, sent directly) as
+//! the baseline. See bench/README.md.
 
 mod cluster;
+mod compare;
 mod dbstats;
 mod direct;
 mod http;
@@ -11,6 +13,7 @@ mod probe;
 mod procfs;
 mod report;
 mod report_md;
+mod report_targets;
 mod run;
 mod scenario;
 mod seed;

@@ -4,9 +4,10 @@
 use std::time::{Duration, Instant};
 
 use crate::cluster::{APP_USER, DIRECT_USER};
+use crate::compare::Compared;
 use crate::dbstats::{self, Logged};
 use crate::http::Connection;
-use crate::report::{Fidelity, PageCost};
+use crate::report::PageCost;
 use crate::run::{Env, adminql_client, direct_client};
 use crate::scenario::{self, Op, Scenario};
 
@@ -57,8 +58,9 @@ pub async fn background(env: &Env) -> anyhow::Result<Background> {
 }
 
 /// The statements of one request of each baseline operation, from adminql and from the
-/// baseline, compared. A capture that caught a background statement is taken again.
-pub async fn fidelity(env: &Env, background: &Background) -> anyhow::Result<Vec<Fidelity>> {
+/// baseline (the minimum), side by side. A capture that caught a background statement is
+/// taken again.
+pub async fn compare(env: &Env, background: &Background) -> anyhow::Result<Vec<Compared>> {
     let mut out = Vec::new();
     let mut rng = fastrand::Rng::with_seed(env.args.seed ^ 0xF1);
     for op in [Op::UserById, Op::UserList, Op::UpdateUser] {
@@ -88,7 +90,7 @@ pub async fn fidelity(env: &Env, background: &Background) -> anyhow::Result<Vec<
         dbstats::general_log_on(&env.cluster)?;
         direct.run(op, &mut rng).await.map_err(anyhow::Error::msg)?;
         let baseline = dbstats::general_log_off(&env.cluster, DIRECT_USER)?;
-        out.push(Fidelity::new(op, adminql, baseline));
+        out.push(Compared::new(op, adminql, baseline));
     }
     Ok(out)
 }
@@ -127,11 +129,9 @@ pub async fn page_costs(env: &Env, background: &Background) -> anyhow::Result<Ve
     Ok(out)
 }
 
-/// Query plans of scenario 2's statements on the replica, at pages it reads.
+/// Query plans of the baseline's scenario 2 statements on the replica, at pages it reads.
 pub fn plans(env: &Env) -> anyhow::Result<Vec<dbstats::Plan>> {
-    use crate::direct::{
-        COUNT_USERS, LIST_USER_IDS, ROLES_OF_USERS, ROLES_OF_USERS_END, USERS_BY_IDS, padded,
-    };
+    use crate::direct::{AUTH, COUNT_USERS, page_sql, roles_sql};
     let per_page = scenario::PAGE_SIZE;
     let pages = (env.data.total_users as usize / per_page).clamp(1, scenario::PAGES);
     let page: Vec<String> = env
@@ -141,25 +141,24 @@ pub fn plans(env: &Env) -> anyhow::Result<Vec<dbstats::Plan>> {
         .take(per_page)
         .map(i64::to_string)
         .collect();
-    let ids = padded(&page);
-    let mut statements = Vec::new();
-    for page in [0, pages / 4, pages - 1] {
+    let page: Vec<&str> = page.iter().map(String::as_str).collect();
+    let mut statements = vec![(
+        "auth check".to_owned(),
+        dbstats::bind(AUTH, &[&env.data.admin_id.to_string()]),
+    )];
+    for n in [0, pages / 4, pages - 1] {
         statements.push((
-            format!("allUsers page {page} (OFFSET {}): ids", page * per_page),
+            format!("allUsers page {n} (OFFSET {}) and its rows", n * per_page),
             dbstats::bind(
-                LIST_USER_IDS,
-                &["''", &per_page.to_string(), &(page * per_page).to_string()],
+                &page_sql(),
+                &["''", &per_page.to_string(), &(n * per_page).to_string()],
             ),
         ));
     }
     statements.push((
-        "allUsers: rows of the page's ids".into(),
-        format!("{USERS_BY_IDS}({}))", ids.join(", ")),
+        "roles of the page's users".into(),
+        dbstats::bind(&roles_sql(page.len()), &page),
     ));
     statements.push(("_allUsersMeta".into(), COUNT_USERS.to_owned()));
-    statements.push((
-        "roles of the page's users".into(),
-        format!("{ROLES_OF_USERS}({}){ROLES_OF_USERS_END}", ids.join(", ")),
-    ));
     dbstats::explain(&env.cluster, &statements)
 }

@@ -8,10 +8,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::Args;
-use crate::dbstats::{Logged, Plan, PreparedCount, tally};
+use crate::compare::Compared;
+use crate::dbstats::{Plan, PreparedCount};
 use crate::probe::Background;
 use crate::run::Target;
-use crate::scenario::{Op, Scenario};
+use crate::scenario::Scenario;
 use crate::server::Build;
 
 /// How a run loaded its client.
@@ -82,59 +83,6 @@ pub struct PageCost {
     pub prepares_per_op: f64,
 }
 
-/// What adminql and the baseline sent for one request of an operation (general log).
-#[derive(Clone, Debug, Serialize)]
-pub struct Fidelity {
-    pub op: Op,
-    pub adminql: Vec<Logged>,
-    pub direct: Vec<Logged>,
-    /// Same commands with the same SQL on the same servers (order aside, and `Close stmt`
-    /// aside: diesel-async closes an uncached statement at the connection's next use, so
-    /// whether one shows up within a single request depends on that connection's history).
-    pub matches: bool,
-}
-
-impl Fidelity {
-    pub fn new(op: Op, adminql: Vec<Logged>, direct: Vec<Logged>) -> Fidelity {
-        // Whether a cached statement is prepared in this one request depends on which pooled
-        // connection served it (once per connection), and `Close stmt` is deferred to the
-        // connection's next use; prepares per request are measured under load instead.
-        let compared = |log: &[Logged]| -> Vec<Logged> {
-            log.iter()
-                .filter(|l| l.command != "Close stmt" && l.command != "Prepare")
-                .cloned()
-                .collect()
-        };
-        let matches = tally(&compared(&adminql)) == tally(&compared(&direct));
-        Fidelity {
-            op,
-            adminql,
-            direct,
-            matches,
-        }
-    }
-}
-
-/// The statements of a [`Fidelity`] check, readable.
-pub fn fidelity_text(f: &Fidelity) -> String {
-    let mut out = format!(
-        "{:?}: baseline {} adminql ({} commands)\n",
-        f.op,
-        if f.matches { "matches" } else { "DIFFERS FROM" },
-        f.adminql.len()
-    );
-    for (who, log) in [("adminql", &f.adminql), ("direct", &f.direct)] {
-        if who == "direct" && f.matches {
-            continue;
-        }
-        let _ = writeln!(out, "  {who}:");
-        for l in log.iter() {
-            let _ = writeln!(out, "    {:<8} {:<10} {}", l.server, l.command, l.sql);
-        }
-    }
-    out
-}
-
 /// A target of the issue and whether this run met it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Check {
@@ -175,7 +123,8 @@ pub struct Report {
     pub settings: Settings,
     pub runs: Vec<Measured>,
     pub page_costs: Vec<PageCost>,
-    pub fidelity: Vec<Fidelity>,
+    /// One request of each kind from adminql and from the baseline (general log).
+    pub compared: Vec<Compared>,
     /// `EXPLAIN` of scenario 2's statements.
     pub plans: Vec<Plan>,
     /// What adminql sends while idle (subtracted from statements per request).
@@ -297,7 +246,7 @@ impl Report {
         build: Build,
         runs: Vec<Measured>,
         page_costs: Vec<PageCost>,
-        fidelity: Vec<Fidelity>,
+        compared: Vec<Compared>,
         plans: Vec<Plan>,
         background: Background,
         rotation_waits: Vec<(String, f64)>,
@@ -325,7 +274,7 @@ impl Report {
             },
             runs,
             page_costs,
-            fidelity,
+            compared,
             plans,
             background,
             rotation_waits,
@@ -336,11 +285,11 @@ impl Report {
             checks: Vec::new(),
             wall_seconds: wall.as_secs_f64(),
         };
-        report.checks = report.evaluate(args);
+        report.checks = crate::report_targets::evaluate(&report, args);
         report
     }
 
-    fn find(&self, scenario: Scenario, target: Target, saturation: bool) -> Option<&Measured> {
+    pub fn find(&self, scenario: Scenario, target: Target, saturation: bool) -> Option<&Measured> {
         self.runs.iter().find(|r| {
             r.scenario == scenario
                 && r.target == target
@@ -353,133 +302,6 @@ impl Report {
         let a = self.find(scenario, Target::Adminql, true)?;
         let d = self.find(scenario, Target::Direct, true)?;
         Some(a.throughput / d.throughput.max(1e-9))
-    }
-
-    fn evaluate(&self, args: &Args) -> Vec<Check> {
-        let mut checks = Vec::new();
-        for (scenario, min) in [
-            (Scenario::UserById, 0.5),
-            (Scenario::UserList, 0.5),
-            (Scenario::UpdateUser, 0.6),
-        ] {
-            if let Some(r) = self.ratio(scenario) {
-                checks.push(Check {
-                    target: format!(
-                        "{}: throughput ≥ {:.0}% of direct SQL",
-                        scenario.label(),
-                        min * 100.0
-                    ),
-                    measured: format!("{:.0}%", r * 100.0),
-                    met: r >= min,
-                });
-            }
-        }
-        for scenario in [Scenario::UserById, Scenario::UserList] {
-            if let Some(r) = self.find(scenario, Target::Adminql, false) {
-                let direct = self
-                    .find(scenario, Target::Direct, false)
-                    .map(|d| format!(" (direct SQL at that rate: {:.2} ms)", d.p99_ms))
-                    .unwrap_or_default();
-                checks.push(Check {
-                    target: format!(
-                        "{}: p99 ≤ 10 ms at half the saturating rate",
-                        scenario.label()
-                    ),
-                    measured: format!("{:.2} ms at {:.0} req/s{direct}", r.p99_ms, r.throughput),
-                    met: r.p99_ms <= 10.0,
-                });
-            }
-        }
-        let on_replica = self
-            .runs
-            .iter()
-            .filter(|r| {
-                r.target == Target::Adminql
-                    && matches!(r.scenario, Scenario::UserById | Scenario::UserList)
-            })
-            .map(|r| r.replica_share)
-            .fold(f64::NAN, f64::min);
-        if !on_replica.is_nan() {
-            checks.push(Check {
-                target: "adminql's reads ran on the replica, as the baseline's do (scenarios 1-2)"
-                    .into(),
-                measured: format!("at least {:.1}% of their statements", on_replica * 100.0),
-                met: on_replica >= 0.99,
-            });
-        }
-        let failures: u64 = self.runs.iter().map(|r| r.failures).sum();
-        checks.push(Check {
-            target: "zero failed responses".into(),
-            measured: format!("{failures}"),
-            met: failures == 0,
-        });
-        for (what, login) in [("scenarios 1-3 and 5", false), ("login", true)] {
-            let peak = self
-                .runs
-                .iter()
-                .filter(|r| r.target == Target::Adminql && (r.scenario == Scenario::Login) == login)
-                .filter_map(|r| r.adminql_peak_rss)
-                .max();
-            if peak.is_some() {
-                checks.push(Check {
-                    target: format!("adminql peak RSS ≤ 64 MB ({what})"),
-                    measured: format!("{:.1} MB", mb(peak)),
-                    met: peak.is_some_and(|p| p <= 64 * 1024 * 1024),
-                });
-            }
-        }
-        if let (Some(first), Some(last)) = (self.page_costs.first(), self.page_costs.last()) {
-            // Background statements (adminql's replica monitor) leave a few hundredths of
-            // noise per request; a count that grew with the page would differ by whole
-            // statements.
-            let constant = self
-                .page_costs
-                .iter()
-                .all(|c| (c.statements_per_op - first.statements_per_op).abs() < 0.25);
-            checks.push(Check {
-                target: "statements per allUsers request constant in page size".into(),
-                measured: self
-                    .page_costs
-                    .iter()
-                    .map(|c| format!("{:.2} at perPage {}", c.statements_per_op, c.per_page))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                met: constant && first.per_page != last.per_page,
-            });
-        }
-        // Each pooled adminql connection may hold one statement diesel did not cache until
-        // its next use (diesel-async closes it then), so the count moves by up to a pool's
-        // worth on each server; a leak grows with the number of requests instead.
-        let slack = (2 * args.pool_size) as i64;
-        let growth = self
-            .runs
-            .iter()
-            .map(|r| r.prepared_after as i64 - r.prepared_before as i64)
-            .max()
-            .unwrap_or(0);
-        let (b, a) = (
-            self.prepared_stmt_count_before,
-            self.prepared_stmt_count_after,
-        );
-        checks.push(Check {
-            target: "Prepared_stmt_count flat during each measured run".into(),
-            measured: format!(
-                "largest growth in a run {growth:+} (tolerance {slack}); first run → last: primary {} → {}, replica {} → {}",
-                b.primary, a.primary, b.replica, a.replica
-            ),
-            met: growth <= slack,
-        });
-        checks.push(Check {
-            target: "baseline sends the statements adminql sends (general log)".into(),
-            measured: self
-                .fidelity
-                .iter()
-                .map(|f| format!("{:?} {}", f.op, if f.matches { "same" } else { "differs" }))
-                .collect::<Vec<_>>()
-                .join(", "),
-            met: self.fidelity.iter().all(|f| f.matches),
-        });
-        checks
     }
 
     fn rows(&self) -> Vec<[String; 13]> {

@@ -15,7 +15,7 @@ use crate::dbstats;
 use crate::direct::{Direct, Pools};
 use crate::load::{self, Sample};
 use crate::procfs;
-use crate::report::{self, Report};
+use crate::report::Report;
 use crate::scenario::{self, Adminql, Scenario};
 use crate::seed::{self, Dataset, Size};
 use crate::server::{self, ADMIN_EMAIL, ADMIN_PASSWORD, Server};
@@ -128,10 +128,10 @@ async fn run(
     let mut env = env;
     wait_in_rotation(&env, "before the probes", &mut waits).await?;
     env.background = probe::background(&env).await?;
-    let fidelity = probe::fidelity(&env, &env.background).await?;
+    let compared = probe::compare(&env, &env.background).await?;
     if args.show_sql {
-        for f in &fidelity {
-            println!("{}", report::fidelity_text(f));
+        for c in &compared {
+            println!("{}", c.text());
         }
         env.pools.close().await;
         return Ok(true);
@@ -167,7 +167,7 @@ async fn run(
         build,
         measured,
         page_costs,
-        fidelity,
+        compared,
         plans,
         env.background.clone(),
         waits,

@@ -242,6 +242,72 @@ mod tests {
         assert!(Token::parse(&"0-1-1,".repeat(1000)).is_err());
     }
 
+    // MySQL 8 is untested against a server (README): its tokens are GTID sets, checked here.
+    #[test]
+    fn mysql_gtid_sets() {
+        let uuid = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        for ok in [
+            format!("{uuid}:1"),
+            format!("{uuid}:1-5:7:9-12"),
+            format!("{uuid}:1-18446744073709551615"),
+            // `gtid_executed` as MySQL prints it: comma and space between server UUIDs.
+            format!("{uuid}:1-5, 4e11fa47-71ca-11e1-9e33-c80aa9429562:1-3"),
+        ] {
+            assert!(Token::parse(&ok).is_ok(), "{ok}");
+        }
+        let spaced = Token::parse(&format!("{uuid}:1-5, {uuid}:7")).unwrap();
+        assert_eq!(spaced.as_str(), format!("{uuid}:1-5,{uuid}:7"), "spaces go");
+        for bad in [
+            format!("{uuid}:"),
+            format!("{uuid}:1-"),
+            format!("{uuid}:-5"),
+            format!("{uuid}:1-5-7"),
+            format!("{uuid}:a"),
+            format!("{uuid}:1:"),
+            format!("{uuid}:123456789012345678901"),
+            // A dash out of place, a UUID too short, one not hexadecimal.
+            "3e11fa4-771ca-11e1-9e33-c80aa9429562:1".to_owned(),
+            "3e11fa47-71ca-11e1-9e33-c80aa942956:1".to_owned(),
+            "3e11fa47-71ca-11e1-9e33-c80aa942956g:1".to_owned(),
+            format!("{uuid}:1'); DROP TABLE users; --"),
+        ] {
+            assert!(Token::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mariadb_positions_are_bounded() {
+        assert!(Token::parse("4294967295-4294967295-18446744073709551615").is_ok());
+        for bad in [
+            "12345678901-1-1",
+            "0-12345678901-1",
+            "0-1-123456789012345678901",
+            "-1-1-1",
+        ] {
+            assert!(Token::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tokens_up_to_the_length_limit() {
+        let part = "0-1-1";
+        let fits = vec![part; MAX_LEN / (part.len() + 1)].join(",");
+        assert!(fits.len() <= MAX_LEN);
+        assert!(Token::parse(&fits).is_ok());
+        let over = format!("{fits},{}", [part; 2].join(","));
+        assert!(over.len() > MAX_LEN);
+        assert!(Token::parse(&over).is_err());
+    }
+
+    #[test]
+    fn mysql_sets_survive_the_cookie() {
+        let raw =
+            "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:7,4e11fa47-71ca-11e1-9e33-c80aa9429562:3";
+        let token = Token::parse(raw).unwrap();
+        assert!(!token.cookie_value().contains(','));
+        assert_eq!(Token::from_cookie(&token.cookie_value()).unwrap(), token);
+    }
+
     #[test]
     fn cookie_round_trip() {
         let token = Token::parse("0-1-5,1-2-9").unwrap();

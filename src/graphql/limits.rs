@@ -222,7 +222,12 @@ mod tests {
 
     #[test]
     fn fragment_cycles_do_not_loop() {
+        // The walk stops where a fragment repeats on its own path (validation rejects the
+        // cycle later), so the check passes; followed round the cycle, the walk would end
+        // only at the depth limit, with QUERY_TOO_COMPLEX.
         let q = "query { me { ...A } } fragment A on User { roles { users { ...A } } }";
-        let _ = run(q, serde_json::json!({}));
+        run(q, serde_json::json!({})).expect("a cycle is not walked round");
+        let inline = "query { me { ...A } } fragment A on User { id ... on User { roles { users { ...A } } } }";
+        run(inline, serde_json::json!({})).expect("nor through an inline fragment");
     }
 }

@@ -248,6 +248,9 @@ async fn permissions_guard_fields_and_denials_are_audited() {
     let me = app.gql_with(ME, json!({}), Some(&token)).await;
     assert_eq!(me["data"]["me"]["id"], json!(id), "{me}");
 
+    // The denial's audit row was written on the primary by a query, which hands out no
+    // consistency token: read it once the replicas have it.
+    app.replicas_caught_up().await;
     let audit = app
         .gql(
             "query($a: ID) { allAuditLogs(filter: { action: \"auth.denied\", actor_user_id: $a }) { changes } }",
@@ -342,6 +345,9 @@ async fn sign_in_failures_look_alike_and_are_audited() {
         "disabled users cannot sign in"
     );
 
+    // A refused sign-in writes its audit row on its own, with no consistency token (the last
+    // one came after the updateUser above): read the rows once the replicas have them.
+    app.replicas_caught_up().await;
     let audit = app
         .gql(
             "{ _allAuditLogsMeta(filter: { action: \"auth.login_failed\" }) { count } }",

@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::process::{BIN, Process, free_port};
+use crate::support::process::{BIN, Process};
 
 fn adminql(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     Command::new(BIN)
@@ -59,8 +59,7 @@ fn bad_configuration_exits_2_with_one_clear_line() {
 }
 
 #[test]
-fn unreachable_database_exits_2_quickly() {
-    let started = Instant::now();
+fn unreachable_database_exits_2_at_the_first_refusal() {
     let line = refused(&[
         ("DATABASE_URL", "mysql://u:secretpw@127.0.0.1:1/app"),
         SECRET,
@@ -70,7 +69,9 @@ fn unreachable_database_exits_2_quickly() {
         "{line}"
     );
     assert!(!line.contains("secretpw"));
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // It gives up on the refused connection itself (no retry loop, no waiting out a timeout):
+    // the one line carries that connection's own error.
+    assert!(line.to_lowercase().contains("refused"), "{line}");
 }
 
 #[test]
@@ -111,22 +112,21 @@ fn print_schema_prints_the_committed_schema() {
 
 /// Starts `adminql` with no configuration but a port, waits for it to listen, and returns
 /// its log after a SIGTERM-triggered shutdown (which must exit 0).
-fn run_embedded_once(dir: &std::path::Path, port: u16) -> String {
-    let listen = format!("127.0.0.1:{port}");
-    let mut server = Process::spawn(dir, &[("LISTEN_ADDR", &listen)], &[]);
+fn run_embedded_once(dir: &std::path::Path) -> (String, u16) {
+    let mut server = Process::spawn(dir, &[("LISTEN_ADDR", "127.0.0.1:0")], &[]);
+    let addr = server.wait_for_address(Duration::from_secs(30));
     server.wait_for("GraphiQL: ", Duration::from_secs(30));
-    let health = std::net::TcpStream::connect(("127.0.0.1", port));
-    assert!(health.is_ok(), "listening on {port}");
+    let health = std::net::TcpStream::connect(addr);
+    assert!(health.is_ok(), "listening on {addr}");
     let (code, log) = server.terminate();
     assert_eq!(code, Some(0), "clean exit on SIGTERM:\n{log}");
-    log
+    (log, addr.port())
 }
 
 #[test]
 fn embedded_default_creates_once_and_reuses() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let first = run_embedded_once(dir.path(), port);
+    let (first, port) = run_embedded_once(dir.path());
     assert!(dir.path().join("adminql.db").is_file());
     assert!(
         first.contains("created the bootstrap admin with a generated password"),
@@ -138,7 +138,7 @@ fn embedded_default_creates_once_and_reuses() {
         "{first}"
     );
 
-    let second = run_embedded_once(dir.path(), port);
+    let (second, _) = run_embedded_once(dir.path());
     assert!(!second.contains("created the bootstrap admin"), "{second}");
     assert!(!second.contains("applied migration"), "{second}");
 }
@@ -188,72 +188,68 @@ fn create_admin_reads_the_password_from_stdin() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
 
-/// SIGTERM while requests are in flight: every request sent before the signal gets its whole
-/// response, and the process exits 0.
+/// SIGTERM while requests are in flight: every request the server has taken in before the
+/// signal gets its whole response, and the process exits 0.
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_under_load_loses_no_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = tokio::process::Command::new(BIN)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("ADMIN_PASSWORD", "sigterm-password-1")
-        .env("LOGIN_RATE_LIMIT_PER_IP", "100000")
-        .env("LOGIN_RATE_LIMIT_PER_ACCOUNT", "100000")
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn adminql");
-    let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/graphql");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .get(format!("http://127.0.0.1:{port}/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "adminql did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut server = Process::spawn(
+        dir.path(),
+        &[
+            ("LISTEN_ADDR", "127.0.0.1:0"),
+            ("ADMIN_PASSWORD", "sigterm-password-1"),
+            ("LOGIN_RATE_LIMIT_PER_IP", "100000"),
+            ("LOGIN_RATE_LIMIT_PER_ACCOUNT", "100000"),
+        ],
+        &[],
+    );
+    let addr = server.wait_for_address(Duration::from_secs(30));
+    // Sign-ins are slow on purpose (argon2, at most four at a time), so these queue in the
+    // server. Raw HTTP/1.1, so the test knows each connection and that its request went out
+    // whole.
+    let body = json!({ "query": "mutation { login(email: \"admin@localhost\", password: \"sigterm-password-1\") { token } }" }).to_string();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Accept: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut connections = Vec::new();
+    for _ in 0..24 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        connections.push(stream);
     }
-    // Sign-ins are slow on purpose (argon2, at most four at a time), so these are in flight.
-    let login = json!({ "query": "mutation { login(email: \"admin@localhost\", password: \"sigterm-password-1\") { token } }" });
-    let requests: Vec<_> = (0..24)
-        .map(|_| {
-            let (client, url, login) = (client.clone(), url.clone(), login.clone());
-            tokio::spawn(async move {
-                client
-                    .post(&url)
-                    .json(&login)
-                    .send()
-                    .await?
-                    .json::<Value>()
-                    .await
-            })
-        })
+    let ports: Vec<u16> = connections
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
         .collect();
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().unwrap().to_string())
-        .status();
-    for request in requests {
-        let body = request.await.unwrap().expect("a complete response");
-        assert!(body["data"]["login"]["token"].is_string(), "{body}");
+    // The signal goes once adminql has read every request (not merely accepted a connection).
+    crate::support::wait_until("adminql has read the requests", Duration::from_secs(30), {
+        let server_port = addr.port();
+        move || crate::support::process::server_has_read(server_port, &ports)
+    })
+    .await;
+    let stopped = tokio::task::spawn_blocking(move || server.terminate());
+    for mut stream in connections {
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .await
+            .expect("a complete response");
+        let response = String::from_utf8_lossy(&response);
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let (_, json) = response.split_once("\r\n\r\n").expect("a body");
+        let json: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        assert!(json["data"]["login"]["token"].is_string(), "{json}");
     }
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+    let (code, log) = tokio::time::timeout(Duration::from_secs(30), stopped)
         .await
         .expect("exits")
         .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(code, Some(0), "{log}");
     assert!(
-        client
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-            .is_err(),
+        std::net::TcpStream::connect(addr).is_err(),
         "stopped listening"
     );
 }

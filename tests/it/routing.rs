@@ -299,7 +299,15 @@ async fn killed_replica_costs_no_read_and_returns_after_restart() {
     let (cluster, app) = private_app().await;
     let load = read_load(&app, 4, 40);
     let kill = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Mid-load: once the replica has served some of these reads (rows of `users` read
+        // there; the replica monitor reads none).
+        let (c, db) = (cluster.clone(), app.database.clone().unwrap());
+        let mut before = None;
+        crate::support::wait_until("reads on the replica", Duration::from_secs(30), move || {
+            let read = c.replica.rows_read(&db, "users");
+            read >= *before.get_or_insert(read) + 8
+        })
+        .await;
         let c = cluster.clone();
         tokio::task::spawn_blocking(move || c.replica.kill())
             .await

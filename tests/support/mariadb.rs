@@ -391,23 +391,29 @@ impl Server {
         self.user_stat(user, "UPDATE_COMMANDS")
     }
 
+    /// Panics when the statistics cannot be read: a count that silently became 0 would let
+    /// every assertion on it pass.
     fn user_stat(&self, user: &str, columns: &str) -> u64 {
-        self.sql(&format!(
+        self.number(&format!(
             "SELECT COALESCE(SUM({columns}), 0) FROM information_schema.USER_STATISTICS WHERE USER = '{user}'"
         ))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+    }
+
+    /// The single number `sql` returns; panics (naming the server and the error) otherwise.
+    fn number(&self, sql: &str) -> u64 {
+        let out = self
+            .sql(sql)
+            .unwrap_or_else(|e| panic!("{}: {sql}: {e}", self.name));
+        out.trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{}: {sql}: not a number ({e}): {out:?}", self.name))
     }
 
     /// Rows a table of `database` has had read on this server (MariaDB userstat).
     pub fn rows_read(&self, database: &str, table: &str) -> u64 {
-        self.sql(&format!(
+        self.number(&format!(
             "SELECT COALESCE(SUM(ROWS_READ), 0) FROM information_schema.TABLE_STATISTICS
              WHERE TABLE_SCHEMA = '{database}' AND TABLE_NAME = '{table}'"
         ))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
     }
 }

@@ -162,6 +162,20 @@ impl TestApp {
         req.send().await.expect("request reaches the server")
     }
 
+    /// Waits until every replica has applied what the primary had written when this was
+    /// called: how a test reads back a write that handed it no consistency token (an audit
+    /// row a refused query wrote, say). Nothing to wait for on SQLite.
+    pub async fn replicas_caught_up(&self) {
+        if self.database.is_none() {
+            return;
+        }
+        let cluster = self._cluster.clone().unwrap_or_else(mariadb::cluster);
+        tokio::task::spawn_blocking(move || cluster.wait_for_replicas(Duration::from_secs(30)))
+            .await
+            .expect("join")
+            .expect("replicas catch up");
+    }
+
     pub async fn gql_with(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
         let mut req = self
             .client
@@ -355,4 +369,36 @@ impl Builder {
         app.admin_token = login["token"].as_str().expect("token").to_owned();
         app
     }
+}
+
+/// Polls `condition` every 20 ms until it holds; panics naming `what` after `timeout`. It
+/// runs on a blocking thread, so it may ask a server through the `mariadb` client.
+pub async fn wait_until(
+    what: &'static str,
+    timeout: Duration,
+    mut condition: impl FnMut() -> bool + Send + 'static,
+) {
+    let waited = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + timeout;
+        while !condition() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: not after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await;
+    if let Err(e) = waited {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// A statistics query that fails fails the test instead of counting 0, so no assertion on
+/// a count (statements per request, "no SQL ran") can pass on a broken query.
+#[test]
+#[should_panic(expected = "USER_STATISTICS")]
+fn statistics_that_cannot_be_read_fail_the_test() {
+    // The quote breaks the statement the count runs.
+    mariadb::cluster().primary.statements("no'such");
 }

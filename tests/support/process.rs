@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_adminql");
 
-/// A loopback port that was free a moment ago, for a child to listen on.
+/// A loopback port that was free a moment ago. Racy (another process may take it before the
+/// child binds it): prefer `LISTEN_ADDR=127.0.0.1:0` and [`Process::wait_for_address`].
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -68,6 +69,25 @@ impl Process {
         }
     }
 
+    /// Waits until it listens and returns the address it logged (with `LISTEN_ADDR` on port
+    /// 0, the port the kernel picked).
+    pub fn wait_for_address(&mut self, timeout: Duration) -> std::net::SocketAddr {
+        const LISTENING: &str = "adminql listening on http://";
+        self.wait_for(LISTENING, timeout);
+        let line = self
+            .log
+            .lines()
+            .find_map(|l| l.split_once(LISTENING).map(|(_, rest)| rest))
+            .expect("the line just seen");
+        // An IPv4 address and port, whatever follows it (text or JSON log format).
+        let addr: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+            .collect();
+        addr.parse()
+            .unwrap_or_else(|e| panic!("'{addr}' is not an address ({e}):\n{}", self.log))
+    }
+
     /// Whether it has not exited yet; collects what it logged meanwhile.
     pub fn running(&mut self) -> bool {
         while let Ok(line) = self.lines.try_recv() {
@@ -101,4 +121,49 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Loopback TCP sockets from `/proc/net/tcp` by (local port, remote port): (state, bytes
+/// sent and not yet acknowledged, bytes received and not yet read by the owner).
+fn loopback_sockets() -> std::collections::HashMap<(u16, u16), (u8, u64, u64)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let port = |addr: &str| {
+        let (ip, port) = addr.split_once(':')?;
+        (ip == "0100007F").then(|| u16::from_str_radix(port, 16).ok())?
+    };
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (local, remote) = (port(f.get(1)?)?, port(f.get(2)?)?);
+            let state = u8::from_str_radix(f.get(3)?, 16).ok()?;
+            let (tx, rx) = f.get(4)?.split_once(':')?;
+            let queue = |q: &str| u64::from_str_radix(q, 16).ok();
+            Some(((local, remote), (state, queue(tx)?, queue(rx)?)))
+        })
+        .collect()
+}
+
+/// Whether the server on `server` (loopback) has read everything each of the `clients`
+/// connections (by local port) sent it: the client's bytes are acknowledged, so they reached
+/// the server's socket, and none of them waits there unread (or the server has already
+/// closed its side, after answering). For a request written whole before this is asked,
+/// that means the server has taken it in.
+pub fn server_has_read(server: u16, clients: &[u16]) -> bool {
+    const ESTABLISHED: u8 = 0x01;
+    // FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, LAST_ACK, CLOSING: the server closed its side.
+    const CLOSED_BY_SERVER: [u8; 6] = [0x04, 0x05, 0x06, 0x07, 0x09, 0x0B];
+    let sockets = loopback_sockets();
+    clients.iter().all(|&client| {
+        let delivered = sockets
+            .get(&(client, server))
+            .is_some_and(|&(_, unacked, _)| unacked == 0);
+        let read = sockets
+            .get(&(server, client))
+            .is_some_and(|&(state, _, unread)| {
+                (state == ESTABLISHED && unread == 0) || CLOSED_BY_SERVER.contains(&state)
+            });
+        delivered && read
+    })
 }
