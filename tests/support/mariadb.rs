@@ -56,10 +56,15 @@ fn template() -> Result<PathBuf, String> {
             .map_err(|e| e.to_string())?
             .keep();
         let data = dir.join("data");
+        // Temporary tables in a directory of the template's own, not the shared /tmp, where
+        // another program's clean-up once deleted one mid-bootstrap.
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
         let user = run(Command::new("id").arg("-un"))?.trim().to_owned();
         run(Command::new(find_binary("mariadb-install-db")?)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--user={user}"))
             .arg("--auth-root-authentication-method=normal")
             .arg("--skip-test-db")
@@ -255,6 +260,7 @@ impl Server {
             format!("--socket={}", self.socket().display()),
             format!("--pid-file={}", self.dir.join("mysqld.pid").display()),
             format!("--log-error={}", self.dir.join("error.log").display()),
+            format!("--tmpdir={}", self.dir.display()),
             format!("--port={}", self.port),
             "--bind-address=127.0.0.1".to_owned(),
             format!("--user={user}"),
