@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::mariadb::Cluster;
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
 
 const READER_EMAIL: &str = "reader@example.com";
@@ -213,11 +212,7 @@ async fn read_only(app: &TestApp) -> bool {
 /// because of the adminql_ct cookie. Then the primary is stopped: the banner appears.
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_ui_in_a_browser_mysql() {
-    let cluster = std::sync::Arc::new(
-        tokio::task::spawn_blocking(Cluster::private)
-            .await
-            .expect("cluster"),
-    );
+    let cluster = crate::support::private_cluster().await;
     let app = TestApp::mysql()
         .cluster(cluster.clone())
         .env("REPLICA_CHECK_INTERVAL", "200ms")

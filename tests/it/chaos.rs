@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
-use crate::support::mariadb::Cluster;
 use crate::support::process::{Process, free_port};
 use crate::support::proxy::FaultProxy;
 
@@ -27,11 +26,7 @@ fn gauge(metrics: &str, name: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn partitioned_primary_means_read_only_until_it_heals() {
-    let cluster = std::sync::Arc::new(
-        tokio::task::spawn_blocking(Cluster::private)
-            .await
-            .expect("cluster"),
-    );
+    let cluster = crate::support::private_cluster().await;
     // Creates the database, the admin and a token the partitioned process accepts too.
     let app = TestApp::mysql().cluster(cluster.clone()).start().await;
     let name = app.database.clone().expect("database");

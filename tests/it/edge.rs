@@ -2,7 +2,6 @@
 //! refusals that speak HTTP (429, 503 with `Retry-After`, a GraphQL-shaped timeout), the
 //! client IP behind trusted proxies, and the availability SLI when the databases die.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -10,23 +9,11 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::TestApp;
-use crate::support::mariadb::Cluster;
 
 fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or("<none>")
-}
-
-async fn metrics(app: &TestApp) -> String {
-    app.client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 /// The sum of every sample whose line starts with `series` (a name and the start of its
@@ -41,7 +28,7 @@ fn sample(text: &str, series: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flood_of_operation_names_leaves_metrics_bounded() {
     let app = TestApp::sqlite().start().await;
-    let before = metrics(&app).await.len();
+    let before = app.metrics().await.len();
     let client = reqwest::Client::new();
     let url = app.url("/graphql");
     let sent = futures_util::stream::iter(0..10_000)
@@ -68,7 +55,7 @@ async fn a_flood_of_operation_names_leaves_metrics_bounded() {
             .await
             .unwrap();
     }
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert!(
         !text.contains("FLOOD") && !text.contains("made-up"),
         "methods and paths label as other/unmatched"
@@ -161,7 +148,7 @@ async fn no_connection_in_time_is_503_and_a_server_error() {
         .start()
         .await;
     let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
-    let before = metrics(&app).await;
+    let before = app.metrics().await;
     // SQLite has one write connection: holding it leaves a mutation none.
     let held = app.state.db.write().await.unwrap();
     let resp = app
@@ -181,7 +168,7 @@ async fn no_connection_in_time_is_503_and_a_server_error() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(code(&body), "SERVICE_UNAVAILABLE", "{body}");
     assert!(body["errors"][0]["extensions"]["requestId"].is_string());
-    let after = metrics(&app).await;
+    let after = app.metrics().await;
     let errors = r#"adminql_http_server_errors_total{route="/graphql"}"#;
     assert!(
         sample(&after, errors) > sample(&before, errors),
@@ -201,7 +188,7 @@ async fn a_request_past_the_timeout_gets_a_graphql_503() {
         .start()
         .await;
     let before = sample(
-        &metrics(&app).await,
+        &app.metrics().await,
         r#"adminql_http_server_errors_total{route="/graphql"}"#,
     );
     // Half a body: the handler waits for the rest until the timeout answers.
@@ -231,7 +218,7 @@ async fn a_request_past_the_timeout_gets_a_graphql_503() {
     assert_eq!(code(&body), "SERVICE_UNAVAILABLE", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["requestId"], "slow-7");
     let after = sample(
-        &metrics(&app).await,
+        &app.metrics().await,
         r#"adminql_http_server_errors_total{route="/graphql"}"#,
     );
     assert!(after > before, "the timeout is a server error for the SLI");
@@ -241,11 +228,7 @@ async fn a_request_past_the_timeout_gets_a_graphql_503() {
 /// reads fail with `INTERNAL_SERVER_ERROR` inside a 200, and each counts as a server error.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_databases_show_as_server_errors() {
-    let cluster = Arc::new(
-        tokio::task::spawn_blocking(Cluster::private)
-            .await
-            .expect("cluster"),
-    );
+    let cluster = crate::support::private_cluster().await;
     let app = TestApp::mysql()
         .cluster(cluster.clone())
         .env("REPLICA_CHECK_INTERVAL", "200ms")
@@ -256,7 +239,7 @@ async fn killed_databases_show_as_server_errors() {
     let (_, body) = post(&app, &query).await;
     assert!(body["errors"].is_null(), "healthy first: {body}");
     let series = r#"adminql_http_server_errors_total{route="/graphql"}"#;
-    let before = sample(&metrics(&app).await, series);
+    let before = sample(&app.metrics().await, series);
 
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || {
@@ -276,7 +259,7 @@ async fn killed_databases_show_as_server_errors() {
         );
         failed += 1;
     }
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert!(
         sample(&text, series) - before >= failed as f64,
         "{failed} failed requests, SLI counter moved by {}",

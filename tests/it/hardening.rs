@@ -282,15 +282,7 @@ async fn metrics_expose_the_operator_families() {
         json!({ "query": "{ allUsers(sortField: \"x\") { id } }" }),
     )
     .await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     for family in [
         "adminql_http_requests_total",
         "adminql_http_request_duration_seconds_bucket",

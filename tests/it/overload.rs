@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::mariadb::{Cluster, cluster};
+use crate::support::mariadb::cluster;
 use crate::support::process::{Process, free_port};
 use crate::support::{JWT_SECRET, TestApp};
 
@@ -87,11 +87,7 @@ async fn a_busy_replica_pool_stays_in_rotation_and_spares_the_primary() {
 /// thread restarts.
 #[tokio::test(flavor = "multi_thread")]
 async fn lag_figures_rise_while_the_sql_thread_is_stopped() {
-    let cluster = std::sync::Arc::new(
-        tokio::task::spawn_blocking(Cluster::private)
-            .await
-            .expect("cluster"),
-    );
+    let cluster = crate::support::private_cluster().await;
     let app = TestApp::mysql().cluster(cluster.clone()).start().await;
     let name = app.database.clone().unwrap();
     let (primary, replica) = (

@@ -218,15 +218,7 @@ async fn the_task_prunes_on_its_interval_and_counts() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(count(&app, "audit_log", "action = 't.recent'").await, 1);
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.lines()
             .any(|l| l.starts_with(r#"adminql_retention_pruned_rows_total{table="audit_log"}"#)),

@@ -73,6 +73,18 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The app's `/metrics` exposition.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("request reaches the server")
+            .text()
+            .await
+            .expect("a text body")
+    }
+
     /// POSTs a GraphQL document as the bootstrap admin; returns the whole JSON response.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
         self.gql_with(query, variables, Some(&self.admin_token))
@@ -401,4 +413,13 @@ pub async fn wait_until(
 fn statistics_that_cannot_be_read_fail_the_test() {
     // The quote breaks the statement the count runs.
     mariadb::cluster().primary.statements("no'such");
+}
+
+/// A MariaDB cluster of the test's own, for tests that kill, stop or break servers.
+pub async fn private_cluster() -> Arc<mariadb::Cluster> {
+    Arc::new(
+        tokio::task::spawn_blocking(mariadb::Cluster::private)
+            .await
+            .expect("cluster"),
+    )
 }
