@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
-use crate::support::process::{Process, free_port};
+use crate::support::process::Process;
 use crate::support::proxy::FaultProxy;
 
 fn code(body: &Value) -> &str {
@@ -37,20 +37,18 @@ async fn partitioned_primary_means_read_only_until_it_heals() {
         proxy.port
     );
     let replica = cluster.replica.url(&name, &name);
-    let listen = format!("127.0.0.1:{}", free_port());
     let env = [
         ("DATABASE_URL", primary.as_str()),
         ("DATABASE_REPLICA_URLS", replica.as_str()),
         ("JWT_SECRET", crate::support::JWT_SECRET),
-        ("LISTEN_ADDR", listen.as_str()),
+        ("LISTEN_ADDR", "127.0.0.1:0"),
         ("REPLICA_CHECK_INTERVAL", "200ms"),
         ("DB_STATEMENT_TIMEOUT", "2s"),
         ("REPLICA_MAX_LAG", "60s"),
     ];
     let dir = tempfile::tempdir().expect("temp dir");
     let mut pod = Process::spawn(dir.path(), &env, &["serve"]);
-    pod.wait_for("GraphiQL: ", Duration::from_secs(30));
-    let base = format!("http://{listen}");
+    let base = format!("http://{}", pod.wait_for_address(Duration::from_secs(30)));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()

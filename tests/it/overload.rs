@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::mariadb::cluster;
-use crate::support::process::{Process, free_port};
+use crate::support::process::Process;
 use crate::support::{JWT_SECRET, TestApp};
 
 const STATUS: &str = "{ systemStatus { replicas { name lagSeconds inRotation } } }";
@@ -94,19 +94,17 @@ async fn lag_figures_rise_while_the_sql_thread_is_stopped() {
         cluster.primary.url(&name, &name),
         cluster.replica.url(&name, &name),
     );
-    let listen = format!("127.0.0.1:{}", free_port());
     let env = [
         ("DATABASE_URL", primary.as_str()),
         ("DATABASE_REPLICA_URLS", replica.as_str()),
         ("JWT_SECRET", JWT_SECRET),
-        ("LISTEN_ADDR", listen.as_str()),
+        ("LISTEN_ADDR", "127.0.0.1:0"),
         ("REPLICA_CHECK_INTERVAL", "200ms"),
         ("REPLICA_MAX_LAG", "1s"),
     ];
     let dir = tempfile::tempdir().unwrap();
     let mut pod = Process::spawn(dir.path(), &env, &["serve"]);
-    pod.wait_for("GraphiQL: ", Duration::from_secs(30));
-    let base = format!("http://{listen}");
+    let base = format!("http://{}", pod.wait_for_address(Duration::from_secs(30)));
     let observe = || {
         let (app, base) = (&app, &base);
         async move {

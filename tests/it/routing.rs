@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::mariadb::{Cluster, cluster};
-use crate::support::process::{Process, free_port};
+use crate::support::process::Process;
 use crate::support::proxy::FaultProxy;
 use crate::support::{ADMIN_EMAIL, TestApp};
 
@@ -430,17 +430,15 @@ async fn a_pod_starts_read_only_while_the_primary_is_down() {
     let (cluster, app) = private_app().await;
     let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
     let name = app.database.clone().unwrap();
-    let port = free_port();
     let (primary, replica) = (
         cluster.primary.url(&name, &name),
         cluster.replica.url(&name, &name),
     );
-    let listen = format!("127.0.0.1:{port}");
     let mut env = vec![
         ("DATABASE_URL", primary.as_str()),
         ("DATABASE_REPLICA_URLS", replica.as_str()),
         ("JWT_SECRET", crate::support::JWT_SECRET),
-        ("LISTEN_ADDR", listen.as_str()),
+        ("LISTEN_ADDR", "127.0.0.1:0"),
     ];
     env.extend(FAST_MONITOR);
     let dir = tempfile::tempdir().unwrap();
@@ -477,8 +475,7 @@ async fn a_pod_starts_read_only_while_the_primary_is_down() {
     assert!(log.contains("starting read-only"), "{log}");
 
     let mut pod = Process::spawn(dir.path(), &env, &["serve"]);
-    pod.wait_for("GraphiQL: ", Duration::from_secs(30));
-    let base = format!("http://{listen}");
+    let base = format!("http://{}", pod.wait_for_address(Duration::from_secs(30)));
     let post = |query: &'static str| {
         let (app, base) = (&app, &base);
         async move {
