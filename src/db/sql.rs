@@ -171,6 +171,59 @@ impl<C: ValidGrouping<()>, Q> ValidGrouping<()> for InPage<C, Q> {
     type IsAggregate = C::IsAggregate;
 }
 
+/// `UPDATE <table> SET <values> WHERE <filter>` as a statement a connection prepares once per
+/// shape. diesel marks every `UPDATE` uncacheable, since a changeset of `Option` fields has as
+/// many shapes as combinations of the fields it sets; here the statement cache keys it by its
+/// SQL text, and a table's few changesets give a handful of shapes (at most 2^fields).
+pub fn update_where<T: diesel::Table, V, W>(
+    table: T,
+    values: V,
+    filter: W,
+) -> UpdateWhere<T::FromClause, V, W> {
+    UpdateWhere {
+        table: table.from_clause(),
+        values,
+        filter,
+    }
+}
+
+/// See [`update_where`].
+#[derive(Debug, Clone)]
+pub struct UpdateWhere<F, V, W> {
+    table: F,
+    values: V,
+    filter: W,
+}
+
+impl<F, V, W, DB> QueryFragment<DB> for UpdateWhere<F, V, W>
+where
+    DB: Backend,
+    F: QueryFragment<DB>,
+    V: QueryFragment<DB>,
+    W: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if self.values.is_noop(out.backend())? {
+            return Err(diesel::result::Error::QueryBuilderError(
+                "an update with no changes".into(),
+            ));
+        }
+        out.push_sql("UPDATE ");
+        self.table.walk_ast(out.reborrow())?;
+        out.push_sql(" SET ");
+        self.values.walk_ast(out.reborrow())?;
+        out.push_sql(" WHERE ");
+        self.filter.walk_ast(out.reborrow())?;
+        Ok(())
+    }
+}
+
+/// Not static: the statement cache keys it by its SQL text.
+impl<F, V, W> QueryId for UpdateWhere<F, V, W> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
 /// SQL text fixed at compile time, such as a server variable (`@@last_gtid`), as an
 /// expression a connection prepares once. `diesel::dsl::sql` takes any string, so diesel
 /// never caches its statements.
@@ -295,6 +348,40 @@ mod tests {
         assert_eq!(
             cached_mysql_text(&query).as_deref(),
             Some("SELECT @@last_gtid")
+        );
+    }
+
+    /// diesel's `UPDATE` is never cached; [`update_where`] is, once per set of columns.
+    #[test]
+    fn updates_are_cacheable_per_shape() {
+        use crate::db::schema::users;
+        use crate::user::model::UserChanges;
+        let update = |changes: &UserChanges<'_>| {
+            cached_mysql_text(&update_where(
+                users::table,
+                changes.as_changeset(),
+                users::id.eq(7),
+            ))
+        };
+        let renamed = |name| UserChanges {
+            name: Some(name),
+            ..Default::default()
+        };
+        let text = update(&renamed("Ann")).expect("cacheable");
+        assert_eq!(
+            text,
+            "UPDATE `users` SET `name` = ? WHERE (`users`.`id` = ?)"
+        );
+        assert_eq!(update(&renamed("Bob")).as_deref(), Some(text.as_str()));
+        let both = UserChanges {
+            name: Some("Ann"),
+            active: Some(false),
+            ..Default::default()
+        };
+        assert_ne!(update(&both).as_deref(), Some(text.as_str()));
+        assert!(
+            cached_mysql_text(&diesel::update(users::table.find(7)).set(&renamed("Ann"))).is_none(),
+            "diesel's own update is not cacheable (why update_where exists)"
         );
     }
 

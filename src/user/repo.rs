@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{NewUser, UserChanges, UserFilter, UserRow, UserSort};
 use crate::db::DbConn;
 use crate::db::schema::{roles, user_roles, users};
-use crate::db::sql::{EARLIEST, in_ids, in_page, lower};
+use crate::db::sql::{EARLIEST, in_ids, in_page, lower, update_where};
 use crate::graphql::list::{Page, Sort, SortOrder, like_pattern};
 use crate::{db_run, insert_all};
 
@@ -239,7 +239,10 @@ pub async fn by_roles(conn: &mut DbConn, role_ids: &[i64]) -> QueryResult<Vec<(i
 
 pub async fn update(conn: &mut DbConn, id: i64, changes: &UserChanges<'_>) -> QueryResult<()> {
     db_run!(conn: {
-        diesel::update(users::table.find(id)).set(changes).execute(conn).await.map(|_| ())
+        update_where(users::table, changes.as_changeset(), users::id.eq(id))
+            .execute(conn)
+            .await
+            .map(|_| ())
     })
 }
 
