@@ -137,6 +137,10 @@ fn embedded_default_creates_once_and_reuses() {
         first.contains(&format!("GraphiQL: http://127.0.0.1:{port}/graphiql")),
         "{first}"
     );
+    assert!(
+        first.contains(&format!("admin UI: http://127.0.0.1:{port}/admin")),
+        "{first}"
+    );
 
     let second = run_embedded_once(dir.path(), port);
     assert!(!second.contains("created the bootstrap admin"), "{second}");
