@@ -328,7 +328,10 @@ fn run_script_and_quick_start_agree() {
                 .split_whitespace()
                 .take_while(|w| *w == "or" || w.starts_with(|c: char| c.is_ascii_digit()))
                 .collect();
-            format!("Node.js {}", versions.join(" ").trim_end_matches([':', '"']))
+            format!(
+                "Node.js {}",
+                versions.join(" ").trim_end_matches([':', '"'])
+            )
         })
         .collect();
     assert!(
