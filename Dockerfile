@@ -6,7 +6,9 @@
 #
 # Stages:
 #   graphiql  fetches the GraphiQL browser assets from the npm registry (node + npm live only here)
-#   adminui   builds the admin UI (web/, react-admin) with the packages pinned by its lock file
+#   adminui   builds the admin UI (web/, react-admin, Vite 6) with the packages pinned by its lock file
+#             (scripts/build-admin-ui accepts Node 18, 20 or 22+: Debian 12's own Node 18, which
+#             scripts/run installs, or this image's Node 20; tests/it/cli.rs keeps the two in step)
 #   chef      Rust toolchain + cargo-chef
 #   planner   computes the dependency recipe from the manifests (changes only when dependencies change)
 #   builder   builds the dependencies from the recipe (cached layer), then the application

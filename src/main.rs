@@ -270,6 +270,7 @@ async fn serve(config: Config) -> Result<(), Failure> {
         replicas = state.config.database.replicas.len(),
         "adminql listening on http://{shown}"
     );
+    tracing::info!("admin UI: http://{shown}/admin (sign in with any account)");
     tracing::info!("GraphiQL: http://{shown}/graphiql (sign in with the bar at the top)");
     if state.config.public_introspection() {
         tracing::info!("anonymous schema introspection is on (GRAPHQL_PUBLIC_INTROSPECTION)");

@@ -137,6 +137,10 @@ fn embedded_default_creates_once_and_reuses() {
         first.contains(&format!("GraphiQL: http://127.0.0.1:{port}/graphiql")),
         "{first}"
     );
+    assert!(
+        first.contains(&format!("admin UI: http://127.0.0.1:{port}/admin")),
+        "{first}"
+    );
 
     let (second, _) = run_embedded_once(dir.path());
     assert!(!second.contains("created the bootstrap admin"), "{second}");
@@ -252,4 +256,127 @@ async fn sigterm_under_load_loses_no_request() {
         std::net::TcpStream::connect(addr).is_err(),
         "stopped listening"
     );
+}
+
+fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The Node majors `scripts/build-admin-ui` accepts, from its message: "install Node.js 18, 20
+/// or 22+" gives [(18, false), (20, false), (22, true)] (true: "and later").
+fn accepted_node_majors(phrase: &str) -> Vec<(u32, bool)> {
+    phrase
+        .trim_start_matches("Node.js ")
+        .split([',', ' '])
+        .filter(|w| !w.is_empty() && *w != "or")
+        .map(|w| (w.trim_end_matches('+').parse().unwrap(), w.ends_with('+')))
+        .collect()
+}
+
+/// The quick start's run command on a machine with only Rust: `scripts/run` says what it
+/// installs, and the README, the Node check, web/'s Vite and the Dockerfile agree with it.
+#[test]
+fn run_script_and_quick_start_agree() {
+    let out = Command::new("bash")
+        .args(["scripts/run", "--help"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run scripts/run --help");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{help}");
+    assert!(help.starts_with("Usage: scripts/run"), "{help}");
+
+    let readme = repo_file("README.md");
+    let quick_start = readme
+        .split("## Quick start")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has a quick start");
+    assert!(quick_start.contains("cargo run --release"), "{quick_start}");
+    assert!(quick_start.contains("scripts/run"), "{quick_start}");
+    // Every package the script installs is named in the quick start and in its --help.
+    let script = repo_file("scripts/run");
+    let installs: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("apt_install "))
+        .flat_map(str::split_whitespace)
+        .collect();
+    assert!(
+        installs.contains(&"nodejs") && installs.contains(&"npm"),
+        "{installs:?}"
+    );
+    for package in &installs {
+        assert!(
+            quick_start.contains(&format!("`{package}`")),
+            "README omits {package}"
+        );
+        assert!(help.contains(package), "--help omits {package}");
+    }
+
+    // The Node versions: one phrase, the same in the check, the README and --help.
+    let check = repo_file("scripts/build-admin-ui");
+    let phrases: Vec<String> = check
+        .split("install Node.js ")
+        .skip(1)
+        .map(|after| {
+            let versions: Vec<&str> = after
+                .split_whitespace()
+                .take_while(|w| *w == "or" || w.starts_with(|c: char| c.is_ascii_digit()))
+                .collect();
+            format!(
+                "Node.js {}",
+                versions.join(" ").trim_end_matches([':', '"'])
+            )
+        })
+        .collect();
+    assert!(
+        !phrases.is_empty(),
+        "build-admin-ui names the Node versions it needs"
+    );
+    assert!(phrases.iter().all(|p| *p == phrases[0]), "{phrases:?}");
+    let phrase = phrases[0].clone();
+    let majors = accepted_node_majors(&phrase);
+    assert!(
+        majors.contains(&(18, false)),
+        "Debian 12's Node 18 must do: {phrase}"
+    );
+    let unwrapped = quick_start.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(unwrapped.contains(&phrase), "README does not say {phrase}");
+    let help_unwrapped = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help_unwrapped.contains(&phrase.replace("Node.js ", "")),
+        "--help does not say {phrase}"
+    );
+    let vite = repo_file("web/package.json")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("\"vite\": \"").map(str::to_owned))
+        .expect("web/package.json has vite");
+    let vite_major = vite
+        .trim_start_matches(['~', '^'])
+        .split('.')
+        .next()
+        .unwrap();
+    assert!(
+        unwrapped.contains(&format!("Vite {vite_major}"))
+            && check.contains(&format!("Vite {vite_major}")),
+        "README and build-admin-ui must name web/'s Vite {vite_major}"
+    );
+    // The image builds the UI with a Node the check accepts.
+    for line in repo_file("Dockerfile")
+        .lines()
+        .filter(|l| l.starts_with("FROM node:"))
+    {
+        let major: u32 = line["FROM node:".len()..]
+            .split(['-', '.', ' '])
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or_else(|| panic!("Dockerfile: {line}"));
+        assert!(
+            majors
+                .iter()
+                .any(|&(m, later)| m == major || (later && major > m)),
+            "Dockerfile's {line} is not one of {phrase}"
+        );
+    }
 }
