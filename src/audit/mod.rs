@@ -57,7 +57,7 @@ pub async fn record(
     repo::insert(
         conn,
         &NewAudit {
-            at: crate::user::model::now(),
+            at: crate::clock::now(),
             actor_user_id: actor,
             action: entry.action,
             target_type: entry.target_type,

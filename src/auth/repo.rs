@@ -85,7 +85,7 @@ pub async fn revoke_family(
 
 /// Revokes every refresh token of a user (password change, deactivation).
 pub async fn revoke_user_refresh_tokens(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
-    let at = crate::user::model::now();
+    let at = crate::clock::now();
     db_run!(conn: {
         diesel::update(
             refresh_tokens::table

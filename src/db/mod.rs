@@ -24,6 +24,7 @@ pub mod gtid;
 mod held;
 pub mod migrate;
 mod monitor;
+pub mod paging;
 mod pool;
 mod read;
 pub mod schema;

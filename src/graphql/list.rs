@@ -3,31 +3,13 @@
 
 use async_graphql::{ID, SimpleObject};
 
+pub use crate::db::paging::{Page, Sort, SortOrder, in_page_order, like_pattern};
 use crate::error::{AppError, AppResult};
 
 /// `count` for `_allXsMeta`: the total ignoring pagination.
 #[derive(SimpleObject, Debug, Clone, Copy)]
 pub struct ListMetadata {
     pub count: i64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    pub offset: i64,
-    pub limit: i64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortOrder {
-    Asc,
-    Desc,
-}
-
-/// A validated sort: which column (an allow-listed enum) and which way.
-#[derive(Debug, Clone, Copy)]
-pub struct Sort<F> {
-    pub field: F,
-    pub order: SortOrder,
 }
 
 /// Validates `page`/`perPage`. Without `perPage` a page holds `max` rows, or every requested
@@ -131,17 +113,6 @@ pub fn parse_ids(field: &str, ids: &[ID]) -> AppResult<Vec<i64>> {
     ids.iter().map(|id| parse_id(field, id)).collect()
 }
 
-/// Lower-cased `%term%` for case-insensitive `q` search, with LIKE wildcards escaped.
-pub fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .trim()
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 /// Parses a date filter bound: RFC 3339 (`2026-11-23T10:00:00Z`) or a plain date
 /// (`2026-11-23`, as react-admin's date inputs send), which means the start of that day for
 /// `_gte` and its end for `_lte`.
@@ -187,13 +158,6 @@ pub fn gid(id: i64) -> ID {
 /// A stored UTC time as a GraphQL `DateTime`.
 pub fn utc(at: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
     at.and_utc()
-}
-
-/// Puts `rows`, fetched by the ids of a page, back in the page's order.
-pub fn in_page_order<T>(ids: &[i64], rows: &mut [T], id: impl Fn(&T) -> i64) {
-    let position: std::collections::HashMap<i64, usize> =
-        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    rows.sort_by_key(|row| position.get(&id(row)).copied().unwrap_or(usize::MAX));
 }
 
 /// Parses `ids` plus a single `id` from a filter into one optional list.

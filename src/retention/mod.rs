@@ -104,7 +104,7 @@ pub async fn run_pass(db: &Database, config: &RetentionConfig) -> Result<Option<
             None
         }
     };
-    let now = crate::user::model::now();
+    let now = crate::clock::now();
     let result = async {
         Ok::<_, DbError>(Pass {
             audit_log: prune(

@@ -5,9 +5,9 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewRole, RoleChanges, RoleFilter, RoleRow, RoleSort};
 use crate::db::DbConn;
+use crate::db::paging::{Page, Sort, SortOrder, like_pattern};
 use crate::db::schema::{role_permissions, roles, user_roles};
 use crate::db::sql::{in_ids, lower};
-use crate::graphql::list::{Page, Sort, SortOrder, like_pattern};
 use crate::{db_run, insert_all};
 
 macro_rules! filtered {

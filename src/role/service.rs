@@ -6,11 +6,11 @@ use serde_json::{Value, json};
 use super::model::{NewRole, RoleChanges, RoleRow};
 use super::{ADMIN_ROLE, repo};
 use crate::audit::{self, Diff, Entry};
+use crate::clock::now;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult, unique_as};
 use crate::graphql::context::Actor;
 use crate::permission;
-use crate::user::model::now;
 use crate::user::repo as user_repo;
 use crate::user::service::keep_an_admin;
 

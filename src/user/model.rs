@@ -35,11 +35,7 @@ pub struct NewUser<'a> {
     pub updated_at: NaiveDateTime,
 }
 
-/// The current time, truncated to microseconds (what DATETIME(6) keeps).
-pub fn now() -> NaiveDateTime {
-    use chrono::{SubsecRound, Utc};
-    Utc::now().naive_utc().trunc_subsecs(6)
-}
+pub use crate::clock::now;
 
 /// Columns an update may change; `None` leaves a column as it is.
 #[derive(AsChangeset, Debug, Default)]

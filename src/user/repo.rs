@@ -5,9 +5,9 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewUser, UserChanges, UserFilter, UserRow, UserSort};
 use crate::db::DbConn;
+use crate::db::paging::{Page, Sort, SortOrder, like_pattern};
 use crate::db::schema::{roles, user_roles, users};
 use crate::db::sql::{EARLIEST, in_ids, in_page, lower, update_where};
-use crate::graphql::list::{Page, Sort, SortOrder, like_pattern};
 use crate::{db_run, insert_all};
 
 pub async fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
