@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::process::{BIN, Process};
+use crate::support::process::{BIN, Process, migrate_refused};
 
 fn adminql(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     Command::new(BIN)
@@ -18,49 +18,34 @@ fn adminql(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::p
         .expect("run adminql")
 }
 
-fn refused(env: &[(&str, &str)]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let out = adminql(dir.path(), env, &["migrate"]);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "exit code for {env:?}: {stderr}"
-    );
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("adminql: "))
-        .collect();
-    assert_eq!(lines.len(), 1, "one error line expected: {stderr}");
-    lines[0].to_owned()
-}
-
 const SECRET: (&str, &str) = ("JWT_SECRET", "0123456789abcdef0123456789abcdef");
 
 #[test]
 fn bad_configuration_exits_2_with_one_clear_line() {
     assert_eq!(
-        refused(&[("DATABASE_URL", "not a url")]),
+        migrate_refused(&[("DATABASE_URL", "not a url")]),
         "adminql: DATABASE_URL: 'not a url' is not a URL like mysql://user:password@host:3306/db or sqlite://path"
     );
     assert_eq!(
-        refused(&[("DATABASE_URL", "postgres://db/app")]),
+        migrate_refused(&[("DATABASE_URL", "postgres://db/app")]),
         "adminql: DATABASE_URL: unsupported scheme 'postgres': use mysql:// or sqlite://"
     );
     assert_eq!(
-        refused(&[
+        migrate_refused(&[
             ("DATABASE_URL", "mysql://u:p@127.0.0.1/app"),
             ("DATABASE_REPLICA_URLS", "sqlite://x"),
             SECRET
         ]),
         "adminql: DATABASE_REPLICA_URLS: 'sqlite://x' is not a mysql:// URL"
     );
-    assert!(refused(&[("DB_POOL_SIZE", "lots")]).starts_with("adminql: DB_POOL_SIZE: 'lots'"));
+    assert!(
+        migrate_refused(&[("DB_POOL_SIZE", "lots")]).starts_with("adminql: DB_POOL_SIZE: 'lots'")
+    );
 }
 
 #[test]
 fn unreachable_database_exits_2_at_the_first_refusal() {
-    let line = refused(&[
+    let line = migrate_refused(&[
         ("DATABASE_URL", "mysql://u:secretpw@127.0.0.1:1/app"),
         SECRET,
     ]);

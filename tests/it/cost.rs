@@ -7,7 +7,6 @@
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
-use crate::support::mariadb::cluster;
 
 fn ok(body: Value) -> Value {
     assert!(body["errors"].is_null(), "{body}");
@@ -21,9 +20,7 @@ async fn statements_per_request_are_the_minimum() {
         .env("REPLICA_CHECK_INTERVAL", "1h")
         .start()
         .await;
-    let cluster = cluster();
-    let user = app.database.clone().unwrap();
-    let statements = || cluster.primary.statements(&user) + cluster.replica.statements(&user);
+    let statements = || app.statements();
     let me = ok(app.gql("{ me { id } }", json!({})).await)["me"]["id"].clone();
     for i in 0..30 {
         ok(app

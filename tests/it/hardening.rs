@@ -7,7 +7,6 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
-use crate::support::mariadb::cluster;
 
 fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
@@ -35,9 +34,7 @@ async fn abusive_requests_are_refused_before_any_sql() {
         .env("REPLICA_CHECK_INTERVAL", "1h")
         .start()
         .await;
-    let cluster = cluster();
-    let user = app.database.clone().unwrap();
-    let statements = || cluster.primary.statements(&user) + cluster.replica.statements(&user);
+    let statements = || app.statements();
     let before = statements();
 
     let deep = format!(

@@ -18,7 +18,6 @@ use serde_json::json;
 
 use crate::support::TestApp;
 use crate::support::mariadb::{self, Cluster, Server, tls_args};
-use crate::support::process::BIN;
 
 /// A test CA, and the PEM files of the certificates it issues, in a temporary directory.
 struct Pki {
@@ -150,26 +149,11 @@ fn connections(server: &Server, user: &str) -> (u64, u64) {
     }
 }
 
-/// Runs `adminql migrate`, which must exit 2; returns its one `adminql:` error line.
+/// [`migrate_refused`] with the test JWT secret, so that only the TLS settings are at fault.
 fn migrate_refused(env: &[(&str, &str)]) -> String {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = std::process::Command::new(BIN)
-        .arg("migrate")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("JWT_SECRET", crate::support::JWT_SECRET)
-        .envs(env.iter().copied())
-        .current_dir(dir.path())
-        .output()
-        .expect("run adminql");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("adminql: "))
-        .collect();
-    assert_eq!(lines.len(), 1, "one error line expected: {stderr}");
-    lines[0].to_owned()
+    let mut with_secret = vec![("JWT_SECRET", crate::support::JWT_SECRET)];
+    with_secret.extend_from_slice(env);
+    crate::support::process::migrate_refused(&with_secret)
 }
 
 /// Every session of an app on a TLS cluster is encrypted: the pools (asked through adminql's

@@ -73,6 +73,14 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// Statements the app's own MariaDB account has run on the shared cluster's primary and
+    /// replica (`USER_STATISTICS`).
+    pub fn statements(&self) -> u64 {
+        let user = self.database.as_deref().expect("a MariaDB app");
+        let cluster = mariadb::cluster();
+        cluster.primary.statements(user) + cluster.replica.statements(user)
+    }
+
     /// The app's `/metrics` exposition.
     pub async fn metrics(&self) -> String {
         self.client

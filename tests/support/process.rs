@@ -19,6 +19,32 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Runs `adminql migrate` with no environment but `env` and `PATH`; it must exit 2. Returns
+/// its one `adminql:` error line (a start-up refusal is one line that names the variable).
+pub fn migrate_refused(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(BIN)
+        .arg("migrate")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .current_dir(dir.path())
+        .output()
+        .expect("run adminql");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit code for {env:?}: {stderr}"
+    );
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("adminql: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line expected: {stderr}");
+    lines[0].to_owned()
+}
+
 /// A running `adminql`, killed when dropped; its stderr is collected line by line.
 pub struct Process {
     child: Child,
