@@ -7,7 +7,7 @@
 //! - [`Database::read`] hands out a replica connection (round-robin over the replicas in
 //!   rotation), falling back to the primary with a `warn!` and a counter when none can serve;
 //! - [`Database::read_after`] honours a consistency token (see [`gtid`]), and
-//!   [`Database::run_read`] retries a read once elsewhere when its connection breaks or hangs.
+//!   [`Database::run_read_held`] retries a read once elsewhere when its connection breaks or hangs.
 //!
 //! The monitor (`monitor.rs`) keeps replica health, lag and rotation, with hysteresis.
 //!

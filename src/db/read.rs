@@ -1,6 +1,6 @@
 //! Reads: which server serves one ([`Database::read`], [`Database::read_after`] for a
 //! consistency token), and running it so that a broken or hung connection costs a retry
-//! elsewhere, not a failed request ([`Database::run_read`], [`Database::run_read_held`],
+//! elsewhere, not a failed request ([`Database::run_read_held`],
 //! [`Database::run_primary_read`]). A busy pool is not a broken server: see
 //! [`Database::read_avoiding`].
 
@@ -114,19 +114,10 @@ impl Database {
         Ok((self.primary_for_read().await?, Target::Primary))
     }
 
-    /// Runs a read. If the connection breaks or hangs mid-read, the connection is discarded,
-    /// its replica leaves rotation, and the read is retried once on another replica or the
-    /// primary.
-    pub async fn run_read<'a, T: Send + 'a>(
-        &self,
-        token: Option<&Token>,
-        read: &mut ReadFn<'a, T>,
-    ) -> Result<T, DbError> {
-        self.run_read_held(None, token, read).await
-    }
-
-    /// [`Database::run_read`] on the request's kept connection when it has one free (else a
-    /// new checkout, which it then keeps): see [`Held`].
+    /// Runs a read, on the request's kept connection when it has one free (else a new
+    /// checkout, which becomes the kept one if it is the request's first: see [`Held`]). If
+    /// the connection breaks or hangs mid-read, it is discarded, its replica leaves rotation,
+    /// and the read is retried once on another replica or the primary.
     pub async fn run_read_held<'a, T: Send + 'a>(
         &self,
         held: Option<&Held>,

@@ -61,7 +61,7 @@ fn held<'a>(ctx: &'a Context<'_>) -> Option<&'a Held> {
 }
 
 /// Runs a read for this request: on a replica that honours the request's consistency token,
-/// retried once elsewhere if the connection fails (see [`Database::run_read`]); on the
+/// retried once elsewhere if the connection fails (see [`Database::run_read_held`]); on the
 /// primary inside a mutation.
 pub async fn read<'a, T, F>(ctx: &Context<'_>, f: F) -> AppResult<T>
 where
