@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod permission;
+pub mod request;
 pub mod retention;
 pub mod role;
 pub mod system;
@@ -59,6 +60,8 @@ pub struct App {
 /// mode touches the database here (to load its stored token secret); otherwise pools connect
 /// on first use.
 pub async fn build_app(config: Config) -> anyhow::Result<App> {
+    // The metrics recorder first, so that what is recorded while the app starts is kept.
+    http::metrics::handle();
     let db = Database::new(&config.database)?;
     let auth = Arc::new(AuthState {
         keys: auth::keys::load(&config, &db).await?,

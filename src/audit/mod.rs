@@ -5,11 +5,10 @@ pub mod graphql;
 pub mod model;
 pub mod repo;
 
-use async_graphql::Context;
 use serde_json::Value;
 
 use crate::db::{Database, DbConn};
-use crate::graphql::context::RequestContext;
+use crate::request::RequestContext;
 use model::NewAudit;
 
 /// One entry to record; `changes` holds before/after of the changed fields, never secrets.
@@ -90,16 +89,16 @@ pub async fn record_standalone(
     }
 }
 
-/// Audits a permission denial.
-pub async fn record_denial(ctx: &Context<'_>, actor: i64, permission: &str) {
-    let (Some(db), Some(request)) = (ctx.data_opt::<Database>(), ctx.data_opt::<RequestContext>())
-    else {
-        return;
-    };
-    let field = ctx.field().name().to_owned();
-    // Its own primary connection: the request's kept one goes back first (on SQLite the
-    // primary pool has one connection).
-    drop(crate::graphql::context::kept_primary(ctx));
+/// Audits that `actor` was refused `field` for lack of `permission`, on a primary connection
+/// of its own (the caller hands back any connection it keeps first: on SQLite the primary
+/// pool has one connection).
+pub async fn record_denial(
+    db: &Database,
+    request: &RequestContext,
+    actor: i64,
+    field: &str,
+    permission: &str,
+) {
     record_standalone(
         db,
         request,

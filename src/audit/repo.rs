@@ -5,10 +5,10 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{AuditFilter, AuditRow, AuditSort, NewAudit};
 use crate::db::DbConn;
+use crate::db::db_run;
 use crate::db::paging::{Page, Sort, SortOrder, in_page_order, like_pattern};
 use crate::db::schema::audit_log;
 use crate::db::sql::{EARLIEST, in_ids, lower};
-use crate::db_run;
 
 pub async fn insert(conn: &mut DbConn, entry: &NewAudit<'_>) -> QueryResult<()> {
     db_run!(conn: {

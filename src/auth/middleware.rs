@@ -22,8 +22,8 @@ use crate::error::{AppError, AppResult};
 use scoped_futures::ScopedFutureExt;
 
 use super::repo;
+use crate::db::Route;
 use crate::db::{Held, Token};
-use crate::graphql::context::{Route, read_on};
 
 /// What the request's `Authorization` header carried, after verification.
 #[derive(Clone, Debug)]
@@ -37,7 +37,7 @@ pub async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let request_id = crate::http::request_id(req.headers());
+    let request_id = crate::request::request_id(req.headers());
     let credentials = match req.headers().get(header::AUTHORIZATION) {
         None => Credentials::None,
         Some(value) => {
@@ -93,10 +93,11 @@ pub async fn principal(
 ) -> AppResult<Principal> {
     let revoked = || AppError::Unauthenticated("this token has been revoked; sign in again".into());
     let user_id = claims.user_id().ok_or_else(revoked)?;
-    let found = read_on(db, route, token, Some(held), |c| {
-        repo::access(c, user_id).scope_boxed()
-    })
-    .await?;
+    let found = db
+        .read_on(route, token, Some(held), |c| {
+            repo::access(c, user_id).scope_boxed()
+        })
+        .await?;
     let Some((active, token_version, permissions)) = found else {
         outcome("revoked");
         return Err(revoked());

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Guard};
 
+use crate::db::Database;
 use crate::error::AppError;
+use crate::request::RequestContext;
 
 /// Permission codes of the catalogue (seeded by migration).
 pub mod perm {
@@ -73,7 +75,15 @@ impl Guard for Require {
         if principal.has(self.0) {
             return Ok(());
         }
-        crate::audit::record_denial(ctx, principal.user_id, self.0).await;
+        if let (Some(db), Some(request)) =
+            (ctx.data_opt::<Database>(), ctx.data_opt::<RequestContext>())
+        {
+            // The denial is written on a primary connection of its own: the request's kept
+            // one goes back first.
+            drop(crate::graphql::context::kept_primary(ctx));
+            let field = ctx.field().name();
+            crate::audit::record_denial(db, request, principal.user_id, field, self.0).await;
+        }
         Err(AppError::Forbidden(format!("this needs the '{}' permission", self.0)).into())
     }
 }

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::DbConn;
+use crate::db::db_run;
 use crate::db::schema::{refresh_tokens, settings};
-use crate::db_run;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = refresh_tokens)]

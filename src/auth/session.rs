@@ -17,7 +17,7 @@ use super::{password, repo};
 use crate::audit::{self, Entry};
 use crate::db::{Database, DbConn};
 use crate::error::{AppError, AppResult};
-use crate::graphql::context::RequestContext;
+use crate::request::RequestContext;
 use crate::user::model::{UserChanges, UserRow, now};
 use crate::user::repo as user_repo;
 

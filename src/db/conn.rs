@@ -12,7 +12,6 @@ pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 
 /// Runs `$body` with `$conn` rebound to the concrete connection of whichever backend `$conn`
 /// (a `&mut DbConn`) holds. The body is compiled once per backend.
-#[macro_export]
 macro_rules! db_run {
     ($conn:ident: $body:block) => {
         match $conn {
@@ -33,7 +32,6 @@ macro_rules! db_run {
 /// The one place the backends differ in a repository body: MySQL takes a multi-row
 /// `INSERT`, while diesel's SQLite batch insert is not available through the async wrapper,
 /// so SQLite gets one `INSERT` per row (inside the caller's transaction, so still atomic).
-#[macro_export]
 macro_rules! insert_all {
     ($conn:expr, $table:expr, $rows:expr) => {{
         use ::diesel_async::RunQueryDsl as _;
@@ -62,6 +60,8 @@ macro_rules! insert_all {
         }
     }};
 }
+
+pub(crate) use {db_run, insert_all};
 
 /// A pooled connection to one of the backends.
 pub enum DbConn {

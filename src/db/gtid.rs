@@ -7,7 +7,7 @@
 //! else to the primary. Tokens are validated before use and only ever bound as parameters.
 
 use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::sql_types::{Double, Nullable, Text};
@@ -23,33 +23,45 @@ pub enum Flavor {
     Mysql,
 }
 
-static FLAVOR: OnceLock<Flavor> = OnceLock::new();
-
-/// Records the server flavor from `SELECT VERSION()` (first connection wins).
-pub fn detect_flavor(version: &str) -> Flavor {
-    *FLAVOR.get_or_init(|| {
+impl Flavor {
+    /// The flavor a `SELECT VERSION()` answer names.
+    pub fn of_version(version: &str) -> Flavor {
         if version.contains("MariaDB") {
             Flavor::MariaDb
         } else {
             Flavor::Mysql
         }
-    })
+    }
 }
 
-pub fn flavor() -> Flavor {
-    FLAVOR.get().copied().unwrap_or(Flavor::MariaDb)
+/// The flavor of a [`super::Database`]'s servers, learnt from its first connection (each
+/// `Database` holds its own: one process may talk to several installations, as tests do).
+#[derive(Clone, Debug, Default)]
+pub struct FlavorCell(Arc<OnceLock<Flavor>>);
+
+impl FlavorCell {
+    /// Records the flavor `version` names, unless one is known already; returns the latter.
+    pub fn learn(&self, version: &str) -> Flavor {
+        *self.0.get_or_init(|| Flavor::of_version(version))
+    }
+
+    /// The known flavor; MariaDB until a connection told otherwise.
+    pub fn get(&self) -> Flavor {
+        self.0.get().copied().unwrap_or(Flavor::MariaDb)
+    }
 }
 
 tokio::task_local! {
-    static LAST_COMMIT: RefCell<Option<String>>;
+    static LAST_COMMIT: (FlavorCell, RefCell<Option<String>>);
 }
 
-/// Runs `work` while recording the GTID of every commit it makes; returns the last one.
-pub async fn track_commits<F: Future>(work: F) -> (F::Output, Option<String>) {
+/// Runs `work` while recording the GTID of every commit it makes on servers of `flavor`;
+/// returns the last one.
+pub async fn track_commits<F: Future>(flavor: FlavorCell, work: F) -> (F::Output, Option<String>) {
     LAST_COMMIT
-        .scope(RefCell::new(None), async move {
+        .scope((flavor, RefCell::new(None)), async move {
             let output = work.await;
-            let gtid = LAST_COMMIT.with(|c| c.borrow().clone());
+            let gtid = LAST_COMMIT.with(|(_, c)| c.borrow().clone());
             (output, gtid)
         })
         .await
@@ -57,13 +69,13 @@ pub async fn track_commits<F: Future>(work: F) -> (F::Output, Option<String>) {
 
 /// Called after a successful commit: captures its GTID when a request is tracking commits.
 pub(super) async fn record_commit(conn: &mut DbConn) {
-    if LAST_COMMIT.try_with(|_| ()).is_err() {
+    let Ok(flavor) = LAST_COMMIT.try_with(|(flavor, _)| flavor.get()) else {
         return;
-    }
+    };
     let DbConn::Mysql(c) = conn else {
         return;
     };
-    let sql = match flavor() {
+    let sql = match flavor {
         Flavor::MariaDb => "@@last_gtid",
         Flavor::Mysql => "@@global.gtid_executed",
     };
@@ -72,7 +84,7 @@ pub(super) async fn record_commit(conn: &mut DbConn) {
         .await;
     match result {
         Ok(Some(gtid)) if !gtid.is_empty() => {
-            LAST_COMMIT.with(|slot| *slot.borrow_mut() = Some(gtid));
+            LAST_COMMIT.with(|(_, slot)| *slot.borrow_mut() = Some(gtid));
         }
         // Nothing was binlogged (binary log off): there is nothing to wait for.
         Ok(_) => {}
@@ -152,10 +164,11 @@ fn mysql_gtid(part: &str) -> bool {
 /// Waits up to `wait` for this replica connection to have applied `token`.
 pub async fn wait_for(
     conn: &mut AsyncMysqlConnection,
+    flavor: Flavor,
     token: &Token,
     wait: Duration,
 ) -> diesel::QueryResult<bool> {
-    let (function, done) = match flavor() {
+    let (function, done) = match flavor {
         // 0: reached; -1: timed out.
         Flavor::MariaDb => ("MASTER_GTID_WAIT", 0),
         // 0: reached; 1: timed out.

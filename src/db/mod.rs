@@ -43,13 +43,22 @@ use scoped_futures::ScopedBoxFuture;
 use secrecy::SecretString;
 
 use crate::config::{DatabaseConfig, DatabaseUrl};
-use crate::db_run;
 
 pub use conn::{DbConn, SqliteConn};
-pub use gtid::Token;
+pub(crate) use conn::{db_run, insert_all};
+pub use gtid::{Flavor, FlavorCell, Token};
 pub use held::Held;
 pub use pool::PoolKind;
 pub use replica::{Probe, Replica};
+
+/// Which servers a request uses; decided once per request from its operation type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// A `query`: replicas, falling back to the primary.
+    Read,
+    /// A `mutation`: the primary for everything it resolves, payload included.
+    Write,
+}
 
 /// Where a connection came from; recorded in metrics and logs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,6 +178,8 @@ struct Inner {
     replicas: Vec<Replica>,
     next_replica: AtomicUsize,
     config: DatabaseConfig,
+    /// MariaDB or MySQL: GTIDs and their functions differ.
+    flavor: FlavorCell,
 }
 
 /// The primary pool and the replica set. Cheap to clone.
@@ -184,6 +195,7 @@ impl Database {
     /// Builds the pools. No connection is opened here; use [`Database::check_primary`]
     /// to find out whether the primary answers.
     pub fn new(config: &DatabaseConfig) -> anyhow::Result<Self> {
+        let flavor = FlavorCell::default();
         let (primary, primary_url, replicas) = match &config.primary {
             DatabaseUrl::Sqlite(path) => {
                 // SQLite allows one writer at a time: one write connection avoids SQLITE_BUSY
@@ -194,13 +206,14 @@ impl Database {
                 (AnyPool::Sqlite(writer), None, vec![local])
             }
             DatabaseUrl::Mysql(url) => {
-                let primary = AnyPool::Mysql(pool::mysql(url, config, PoolKind::Primary)?);
+                let primary = AnyPool::Mysql(pool::mysql(url, config, PoolKind::Primary, &flavor)?);
                 let mut replicas = Vec::new();
                 for (i, replica) in config.replicas.iter().enumerate() {
                     let DatabaseUrl::Mysql(url) = replica else {
                         anyhow::bail!("replica {i} is not a mysql:// URL");
                     };
-                    let pool = AnyPool::Mysql(pool::mysql(url, config, PoolKind::Replica)?);
+                    let pool =
+                        AnyPool::Mysql(pool::mysql(url, config, PoolKind::Replica, &flavor)?);
                     replicas.push(Replica::new(
                         &format!("replica-{i}"),
                         pool,
@@ -218,12 +231,16 @@ impl Database {
                 replicas,
                 next_replica: AtomicUsize::new(0),
                 config: config.clone(),
+                flavor,
             }),
         })
     }
 
     /// Starts the replica monitor (MySQL mode); it stops when the runtime does.
     pub fn spawn_monitor(&self) {
+        // Exported from the start, not from the monitor's first answer: a scrape (or a test)
+        // that comes first must not find the gauge missing.
+        metrics::gauge!("adminql_read_only").set(if self.primary_healthy() { 0.0 } else { 1.0 });
         if self.inner.primary_url.is_some() {
             tokio::spawn(monitor::run(self.clone()));
         }
@@ -239,6 +256,17 @@ impl Database {
         }
         let conn = self.inner.primary.checkout("primary").await?;
         Ok((conn, Target::Primary))
+    }
+
+    /// Which server product this database runs; MariaDB until a connection told otherwise.
+    pub fn flavor(&self) -> Flavor {
+        self.inner.flavor.get()
+    }
+
+    /// The shared record of the flavor, for whoever learns or needs it later (see
+    /// [`gtid::track_commits`]).
+    pub fn flavor_cell(&self) -> &FlavorCell {
+        &self.inner.flavor
     }
 
     pub fn primary_healthy(&self) -> bool {

@@ -23,7 +23,7 @@ use diesel_async::{AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection};
 use secrecy::ExposeSecret;
 
 use super::connect::connect_mysql;
-use super::gtid::{Flavor, flavor};
+use super::gtid::{Flavor, FlavorCell};
 use super::sql::fixed;
 use super::tls::TlsSettings;
 use super::{Database, Probe};
@@ -62,11 +62,12 @@ pub(super) async fn run(db: Database) {
                 |(replica, conn)| {
                     let max_lag = config.replica_max_lag;
                     let tls = &config.tls;
+                    let flavor = db.flavor_cell();
                     async move {
                         let Some(url) = &replica.url else { return };
                         let probe = probe(
                             url.expose_secret(),
-                            tls,
+                            (tls, flavor),
                             conn,
                             limit,
                             max_lag,
@@ -84,18 +85,24 @@ pub(super) async fn run(db: Database) {
     }
 }
 
+/// The monitor's connection in `slot`, opened when there is none. A new connection tells
+/// the database's flavor (the pools may not have connected yet).
 async fn connection<'c>(
     slot: &'c mut Option<AsyncMysqlConnection>,
     url: &str,
-    tls: &TlsSettings,
+    (tls, flavor): (&TlsSettings, &FlavorCell),
     limit: Duration,
 ) -> Result<&'c mut AsyncMysqlConnection, String> {
     if slot.is_none() {
-        *slot = Some(
-            connect_mysql(url, tls, limit)
-                .await
-                .map_err(|e| format!("unreachable: {e}"))?,
-        );
+        let mut conn = connect_mysql(url, tls, limit)
+            .await
+            .map_err(|e| format!("unreachable: {e}"))?;
+        let version: String = diesel::select(fixed::<Text>("VERSION()"))
+            .get_result(&mut conn)
+            .await
+            .map_err(|e| format!("unreachable: {e}"))?;
+        flavor.learn(&version);
+        *slot = Some(conn);
     }
     slot.as_mut().ok_or_else(|| "no connection".to_owned())
 }
@@ -111,7 +118,7 @@ async fn heartbeat(
         .expose_secret()
         .to_owned();
     let work = async {
-        let conn = connection(slot, &url, &db.config().tls, limit).await?;
+        let conn = connection(slot, &url, (&db.config().tls, db.flavor_cell()), limit).await?;
         conn.batch_execute("REPLACE INTO heartbeat (id, beat_at) VALUES (1, UTC_TIMESTAMP(6))")
             .await
             .map_err(|e| format!("heartbeat write failed: {e}"))
@@ -126,14 +133,14 @@ async fn heartbeat(
 
 async fn probe(
     url: &str,
-    tls: &TlsSettings,
+    (tls, flavor): (&TlsSettings, &FlavorCell),
     slot: &mut Option<AsyncMysqlConnection>,
     limit: Duration,
     max_lag: Duration,
     no_beat_since: Duration,
 ) -> Probe {
     let work = async {
-        let conn = connection(slot, url, tls, limit).await?;
+        let conn = connection(slot, url, (tls, flavor), limit).await?;
         let lag: Option<Option<i64>> = diesel::select(fixed::<Nullable<BigInt>>(
             "(SELECT CAST(TIMESTAMPDIFF(MICROSECOND, beat_at, UTC_TIMESTAMP(6)) AS SIGNED) FROM heartbeat WHERE id = 1)",
         ))
@@ -152,7 +159,7 @@ async fn probe(
             Some(micros) => Ok(Some(
                 (micros as f64 / 1e6 - no_beat_since.as_secs_f64()).max(0.0),
             )),
-            None if replication_running(conn).await? => Ok(None),
+            None if replication_running(conn, flavor.get()).await? => Ok(None),
             None => Err("not replicating and no heartbeat yet".to_owned()),
         }
     };
@@ -173,8 +180,11 @@ async fn probe(
     }
 }
 
-async fn replication_running(conn: &mut AsyncMysqlConnection) -> Result<bool, String> {
-    let sql = match flavor() {
+async fn replication_running(
+    conn: &mut AsyncMysqlConnection,
+    flavor: Flavor,
+) -> Result<bool, String> {
+    let sql = match flavor {
         Flavor::MariaDb => {
             "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING')"
         }

@@ -17,6 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::SqliteConn;
 use super::connect::connect_mysql;
+use super::gtid::{Flavor, FlavorCell};
 use crate::config::DatabaseConfig;
 
 /// What a pool is for; replica pools get read-only sessions.
@@ -30,7 +31,9 @@ pub(super) fn mysql(
     url: &SecretString,
     config: &DatabaseConfig,
     kind: PoolKind,
+    flavor: &FlavorCell,
 ) -> anyhow::Result<Pool<AsyncMysqlConnection>> {
+    let flavor = flavor.clone();
     let connect_timeout = config.connect_timeout;
     let statement_timeout = config.statement_timeout;
     let tls = config.tls.clone();
@@ -38,9 +41,10 @@ pub(super) fn mysql(
     manager.custom_setup = Box::new(move |url| {
         let url = url.to_owned();
         let tls = tls.clone();
+        let flavor = flavor.clone();
         Box::pin(async move {
             let mut conn = connect_mysql(&url, &tls, connect_timeout).await?;
-            setup_mysql_session(&mut conn, kind, statement_timeout)
+            setup_mysql_session(&mut conn, kind, statement_timeout, &flavor)
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
@@ -79,12 +83,14 @@ async fn setup_mysql_session(
     conn: &mut AsyncMysqlConnection,
     kind: PoolKind,
     statement_timeout: Duration,
+    flavor: &FlavorCell,
 ) -> diesel::QueryResult<()> {
     let version: String = diesel::select(diesel::dsl::sql::<Text>("VERSION()"))
         .get_result(conn)
         .await?;
     // MariaDB takes seconds for every statement; MySQL takes milliseconds and caps SELECTs only.
-    let timeout = if super::gtid::detect_flavor(&version) == super::gtid::Flavor::MariaDb {
+    flavor.learn(&version);
+    let timeout = if Flavor::of_version(&version) == Flavor::MariaDb {
         format!(
             "SET SESSION max_statement_time = {}",
             statement_timeout.as_secs_f64()

@@ -6,10 +6,35 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{AnyPool, Database, DbConn, DbError, Held, ReadFn, Replica, Target, gtid, ping};
+use super::{AnyPool, Database, DbConn, DbError, Held, ReadFn, Replica, Route, Target, gtid, ping};
 use crate::db::Token;
 
 impl Database {
+    /// Runs a read the way a request on `route` reads: a query on a replica that honours
+    /// `token` (see [`Database::run_read_held`]), a mutation on the primary; on the request's
+    /// kept connection when it has one free.
+    pub async fn read_on<'a, T, F>(
+        &self,
+        route: Route,
+        token: Option<&Token>,
+        held: Option<&Held>,
+        mut f: F,
+    ) -> Result<T, DbError>
+    where
+        T: Send + 'a,
+        F: for<'c> FnMut(
+                &'c mut DbConn,
+            )
+                -> scoped_futures::ScopedBoxFuture<'a, 'c, diesel::QueryResult<T>>
+            + Send
+            + 'a,
+    {
+        match route {
+            Route::Read => self.run_read_held(held, token, &mut f).await,
+            Route::Write => self.run_primary_read(held, &mut f).await,
+        }
+    }
+
     /// A connection for reads: a replica in rotation (round-robin), else the primary.
     pub async fn read(&self) -> Result<(DbConn, Target), DbError> {
         self.read_avoiding(None).await
@@ -93,7 +118,7 @@ impl Database {
         let caught_up = match &mut conn {
             DbConn::Mysql(c) => tokio::time::timeout(
                 limit,
-                gtid::wait_for(c, token, self.inner.config.replica_gtid_wait),
+                gtid::wait_for(c, self.flavor(), token, self.inner.config.replica_gtid_wait),
             )
             .await
             .unwrap_or_else(|_| {

@@ -8,27 +8,9 @@ use diesel::QueryResult;
 use scoped_futures::ScopedBoxFuture;
 
 use super::count_cache::CountCache;
-use crate::db::{Database, DbConn, DbError, Held, Token};
+use crate::db::{Database, DbConn, Held, Route};
 use crate::error::AppResult;
-
-/// Which pool a request uses; decided once per request from its operation type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// A `query`: replicas, falling back to the primary.
-    Read,
-    /// A `mutation`: the primary for everything it resolves, payload included.
-    Write,
-}
-
-/// What the HTTP layer knows about the request.
-#[derive(Clone, Debug)]
-pub struct RequestContext {
-    pub request_id: String,
-    pub route: Route,
-    pub client_ip: Option<String>,
-    /// The client's last write (`X-Consistency-Token` or the `adminql_ct` cookie).
-    pub consistency: Option<Token>,
-}
+use crate::request::{Actor, RequestContext};
 
 /// A primary connection, for mutations (which own their transaction): the one the auth
 /// check used, when the request kept it.
@@ -61,8 +43,8 @@ fn held<'a>(ctx: &'a Context<'_>) -> Option<&'a Held> {
 }
 
 /// Runs a read for this request: on a replica that honours the request's consistency token,
-/// retried once elsewhere if the connection fails (see [`Database::run_read_held`]); on the
-/// primary inside a mutation.
+/// retried once elsewhere if the connection fails; on the primary inside a mutation (see
+/// [`Database::read_on`]).
 pub async fn read<'a, T, F>(ctx: &Context<'_>, f: F) -> AppResult<T>
 where
     T: Send + 'a,
@@ -70,14 +52,9 @@ where
 {
     let db = ctx.data_unchecked::<Database>();
     let request = ctx.data_unchecked::<RequestContext>();
-    Ok(read_on(
-        db,
-        request.route,
-        request.consistency.as_ref(),
-        held(ctx),
-        f,
-    )
-    .await?)
+    Ok(db
+        .read_on(request.route, request.consistency.as_ref(), held(ctx), f)
+        .await?)
 }
 
 /// A list total (`_allXsMeta`) through [`read`], kept in the [`CountCache`] when the request
@@ -107,34 +84,8 @@ where
     Ok(total)
 }
 
-/// [`read`] without a GraphQL context (loaders, the auth check), on the request's kept
-/// connection when it has one free.
-pub async fn read_on<'a, T, F>(
-    db: &Database,
-    route: Route,
-    token: Option<&Token>,
-    held: Option<&Held>,
-    mut f: F,
-) -> Result<T, DbError>
-where
-    T: Send + 'a,
-    F: for<'c> FnMut(&'c mut DbConn) -> ScopedBoxFuture<'a, 'c, QueryResult<T>> + Send + 'a,
-{
-    match route {
-        Route::Read => db.run_read_held(held, token, &mut f).await,
-        Route::Write => db.run_primary_read(held, &mut f).await,
-    }
-}
-
 pub fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
-}
-
-/// Who performs a mutation and from where; what services need for the audit row.
-pub struct Actor<'a> {
-    pub user_id: i64,
-    pub request: &'a RequestContext,
-    pub password_min_length: usize,
 }
 
 /// The signed-in caller as an [`Actor`], or `UNAUTHENTICATED`.

@@ -10,8 +10,7 @@ use diesel::QueryResult;
 use scoped_futures::ScopedBoxFuture;
 
 use super::batch::Batcher;
-use super::context::{Route, read_on};
-use crate::db::{Database, DbConn, Held, Token};
+use crate::db::{Database, DbConn, Held, Route, Token};
 use crate::error::AppError;
 use crate::permission::loader::{PermissionsByRole, PermissionsByUser};
 use crate::role::loader::RolesByUser;
@@ -36,15 +35,10 @@ impl LoaderDb {
         T: Send + 'a,
         F: for<'c> FnMut(&'c mut DbConn) -> ScopedBoxFuture<'a, 'c, QueryResult<T>> + Send + 'a,
     {
-        read_on(
-            &self.db,
-            self.route,
-            self.token.as_ref(),
-            Some(&self.held),
-            f,
-        )
-        .await
-        .map_err(|e| fail(&e))
+        self.db
+            .read_on(self.route, self.token.as_ref(), Some(&self.held), f)
+            .await
+            .map_err(|e| fail(&e))
     }
 }
 
@@ -65,7 +59,6 @@ pub fn group<V>(keys: &[i64], rows: Vec<(i64, V)>) -> HashMap<i64, Vec<V>> {
 
 /// Declares a loader from row ids to the rows related to each, loaded in one statement by
 /// `$query(conn, ids) -> QueryResult<Vec<(id, row)>>`.
-#[macro_export]
 macro_rules! grouped_loader {
     ($(#[$doc:meta])* $name:ident, $row:ty, $query:path) => {
         $(#[$doc])*
@@ -86,6 +79,7 @@ macro_rules! grouped_loader {
         }
     };
 }
+pub(crate) use grouped_loader;
 
 pub struct Loaders {
     pub user_by_id: Batcher<UserById>,

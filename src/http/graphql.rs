@@ -22,12 +22,13 @@ use super::{client_ip, request_id};
 use crate::AppState;
 use crate::auth::middleware::{Credentials, principal, unauthenticated};
 use crate::auth::principal::Auth;
+use crate::db::Route;
 use crate::db::gtid::track_commits;
 use crate::db::{Held, Token};
 use crate::error::AppError;
-use crate::graphql::context::{RequestContext, Route};
 use crate::graphql::limits::{self, QueryLimits};
 use crate::graphql::loaders::Loaders;
+use crate::request::RequestContext;
 
 pub async fn post(
     State(state): State<AppState>,
@@ -220,7 +221,7 @@ async fn execute(
     let (mut response, committed) = match route {
         // A mutation's last commit becomes the client's consistency token.
         Route::Write => {
-            let done = track_commits(schema.execute(request)).await;
+            let done = track_commits(state.db.flavor_cell().clone(), schema.execute(request)).await;
             state.counts.invalidate();
             done
         }

@@ -7,7 +7,7 @@ mod graphiql;
 mod graphql;
 mod health;
 pub mod labels;
-mod metrics;
+pub mod metrics;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -29,16 +29,7 @@ use tower_http::trace::TraceLayer;
 use crate::AppState;
 use crate::config::HttpConfig;
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The request's id, set by the first layer of [`router`] (empty only outside it).
-pub fn request_id(headers: &axum::http::HeaderMap) -> String {
-    headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
+pub use crate::request::{REQUEST_ID, request_id};
 
 pub fn router(state: AppState) -> Router {
     // Install the recorder before the first request is counted.

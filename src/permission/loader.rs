@@ -2,7 +2,7 @@
 
 use super::model::PermissionRow;
 use super::repo;
-use crate::grouped_loader;
+use crate::graphql::loaders::grouped_loader;
 
 grouped_loader!(
     /// A user's effective permissions.

@@ -5,10 +5,10 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{PermissionFilter, PermissionRow, PermissionSort};
 use crate::db::DbConn;
+use crate::db::db_run;
 use crate::db::paging::{Page, Sort, SortOrder, like_pattern};
 use crate::db::schema::{permissions, role_permissions};
 use crate::db::sql::{in_ids, lower};
-use crate::db_run;
 
 /// The boxed, filtered query; a macro so each backend arm gets its own concrete type.
 macro_rules! filtered {

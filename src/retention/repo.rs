@@ -14,8 +14,8 @@ use diesel::sql_types::{Integer, Nullable};
 use diesel_async::RunQueryDsl;
 
 use crate::db::DbConn;
+use crate::db::db_run;
 use crate::db::schema::{audit_log, refresh_tokens};
-use crate::db_run;
 
 /// The advisory lock's name. `GET_LOCK` names are server-wide, so the name includes the
 /// database: two deployments sharing a server do not wait for each other.

@@ -2,7 +2,7 @@
 
 use super::model::RoleRow;
 use super::repo;
-use crate::grouped_loader;
+use crate::graphql::loaders::grouped_loader;
 
 grouped_loader!(
     /// The roles a user holds.

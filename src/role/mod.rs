@@ -1,5 +1,6 @@
 //! Roles: named sets of permissions, given to users.
 
+pub mod admin;
 pub mod graphql;
 pub mod loader;
 pub mod model;

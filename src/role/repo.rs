@@ -8,7 +8,7 @@ use crate::db::DbConn;
 use crate::db::paging::{Page, Sort, SortOrder, like_pattern};
 use crate::db::schema::{role_permissions, roles, user_roles};
 use crate::db::sql::{in_ids, lower};
-use crate::{db_run, insert_all};
+use crate::db::{db_run, insert_all};
 
 macro_rules! filtered {
     ($filter:expr) => {{

@@ -4,15 +4,13 @@ use scoped_futures::ScopedFutureExt;
 use serde_json::{Value, json};
 
 use super::model::{NewRole, RoleChanges, RoleRow};
-use super::{ADMIN_ROLE, repo};
+use super::{admin, repo};
 use crate::audit::{self, Diff, Entry};
 use crate::clock::now;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult, unique_as};
-use crate::graphql::context::Actor;
 use crate::permission;
-use crate::user::repo as user_repo;
-use crate::user::service::keep_an_admin;
+use crate::request::Actor;
 
 const NAME_TAKEN: &str = "a role with this name already exists";
 
@@ -113,7 +111,7 @@ pub async fn update(
             // MySQL), which a comparison here would not match.
             let renamed = name.as_deref().is_some_and(|n| n != before.name);
             let admins_before = if renamed {
-                user_repo::count_active_with_role(conn, ADMIN_ROLE).await?
+                admin::count_active_admins(conn).await?
             } else {
                 0
             };
@@ -143,7 +141,7 @@ pub async fn update(
             )
             .await
             .map_err(|e| unique_as(e, "name", NAME_TAKEN))?;
-            keep_an_admin(conn, admins_before, "name").await?;
+            admin::keep_an_admin(conn, admins_before, "name").await?;
             audit::record(
                 conn,
                 actor.request,
@@ -162,10 +160,10 @@ pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             let role = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
-            let admins_before = user_repo::count_active_with_role(conn, ADMIN_ROLE).await?;
+            let admins_before = admin::count_active_admins(conn).await?;
             let permission_ids = repo::permission_ids(conn, id).await?;
             repo::delete(conn, id).await?;
-            keep_an_admin(conn, admins_before, "id").await?;
+            admin::keep_an_admin(conn, admins_before, "id").await?;
             let before = json!({ "name": role.name, "description": role.description, "permissionsIds": permission_ids });
             audit::record(conn, actor.request, Some(actor.user_id), entry("role.delete", id, json!({ "before": before })))
                 .await?;

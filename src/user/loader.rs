@@ -8,8 +8,8 @@ use super::model::UserRow;
 use super::repo;
 use scoped_futures::ScopedFutureExt;
 
+use crate::graphql::loaders::grouped_loader;
 use crate::graphql::loaders::{LoadError, LoaderDb};
-use crate::grouped_loader;
 
 pub struct UserById(pub LoaderDb);
 

@@ -8,7 +8,7 @@ use crate::db::DbConn;
 use crate::db::paging::{Page, Sort, SortOrder, like_pattern};
 use crate::db::schema::{roles, user_roles, users};
 use crate::db::sql::{EARLIEST, in_ids, in_page, lower, update_where};
-use crate::{db_run, insert_all};
+use crate::db::{db_run, insert_all};
 
 pub async fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
     db_run!(conn: { users::table.count().get_result(conn).await })
@@ -284,18 +284,4 @@ pub async fn set_roles(conn: &mut DbConn, user_id: i64, role_ids: &[i64]) -> Que
         .map(|r| (user_roles::user_id.eq(user_id), user_roles::role_id.eq(*r)))
         .collect();
     insert_all!(conn, user_roles::table, rows)
-}
-
-/// How many active users hold the role named `role_name`.
-pub async fn count_active_with_role(conn: &mut DbConn, role_name: &str) -> QueryResult<i64> {
-    db_run!(conn: {
-        users::table
-            .inner_join(user_roles::table.inner_join(roles::table))
-            .filter(users::active.eq(true))
-            .filter(roles::name.eq(role_name))
-            // roles.name is unique and (user_id, role_id) is a key: each user counts once.
-            .count()
-            .get_result(conn)
-            .await
-    })
 }

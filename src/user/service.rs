@@ -9,8 +9,8 @@ use crate::audit::{self, Diff, Entry};
 use crate::auth::{password, repo as auth_repo};
 use crate::db::{Database, DbConn};
 use crate::error::{AppError, AppResult, unique_as};
-use crate::graphql::context::Actor;
-use crate::role::{self, ADMIN_ROLE};
+use crate::request::Actor;
+use crate::role::{self, admin};
 
 pub struct CreateUser {
     pub email: String,
@@ -67,18 +67,6 @@ pub async fn check_role_ids(conn: &mut DbConn, field: &str, ids: &[i64]) -> AppR
         return Err(AppError::bad_input(
             field,
             format!("no role has id {missing}"),
-        ));
-    }
-    Ok(())
-}
-
-/// Refuses a change that leaves no active user holding the admin role (when one had it).
-/// A caller whose change cannot take the role from anyone passes 0 and skips the count.
-pub async fn keep_an_admin(conn: &mut DbConn, admins_before: i64, field: &str) -> AppResult<()> {
-    if admins_before > 0 && repo::count_active_with_role(conn, ADMIN_ROLE).await? == 0 {
-        return Err(AppError::bad_input(
-            field,
-            "this would leave no active user with the admin role; give it to someone else first",
         ));
     }
     Ok(())
@@ -188,7 +176,7 @@ pub async fn update(
             // Only these two can take the admin role from an active user; any other change
             // (a new name, say) skips both counts.
             let admins_before = if deactivated || roles_changed {
-                repo::count_active_with_role(conn, ADMIN_ROLE).await?
+                admin::count_active_admins(conn).await?
             } else {
                 0
             };
@@ -220,7 +208,7 @@ pub async fn update(
             if hash.is_some() || deactivated {
                 auth_repo::revoke_user_refresh_tokens(conn, id).await?;
             }
-            keep_an_admin(
+            admin::keep_an_admin(
                 conn,
                 admins_before,
                 if deactivated { "active" } else { "rolesIds" },
@@ -257,10 +245,10 @@ pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             let user = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
-            let admins_before = repo::count_active_with_role(conn, ADMIN_ROLE).await?;
+            let admins_before = admin::count_active_admins(conn).await?;
             let role_ids = repo::role_ids(conn, id).await?;
             repo::delete(conn, id).await?;
-            keep_an_admin(conn, admins_before, "id").await?;
+            admin::keep_an_admin(conn, admins_before, "id").await?;
             let before = json!({ "email": user.email, "name": user.name, "active": user.active, "rolesIds": role_ids });
             audit::record(conn, actor.request, Some(actor.user_id), entry("user.delete", id, json!({ "before": before })))
                 .await?;

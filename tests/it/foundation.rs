@@ -1,8 +1,8 @@
 //! Foundation: probes, GraphiQL served offline, a query on each backend, and read/write
 //! routing proven on real MariaDB servers.
 
+use crate::support::sql::db_run;
 use adminql::db::DbConn;
-use adminql::db_run;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};

@@ -11,12 +11,13 @@ use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use crate::support::mariadb::cluster;
+use crate::support::sql::db_run;
 use crate::support::{Backend, TestApp};
 
 async fn exec(app: &TestApp, sql: &str) {
     let (mut conn, _) = app.state.db.write().await.unwrap();
     let conn = &mut conn;
-    adminql::db_run!(conn: {
+    db_run!(conn: {
         diesel::sql_query(sql).execute(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     });
 }
@@ -25,7 +26,7 @@ async fn count(app: &TestApp, table: &str, condition: &str) -> i64 {
     let (mut conn, _) = app.state.db.write().await.unwrap();
     let conn = &mut conn;
     let sql = format!("(SELECT COUNT(*) FROM {table} WHERE {condition})");
-    adminql::db_run!(conn: {
+    db_run!(conn: {
         diesel::select(diesel::dsl::sql::<BigInt>(&sql)).get_result(conn).await.unwrap()
     })
 }

@@ -6,6 +6,7 @@
 pub mod mariadb;
 pub mod process;
 pub mod proxy;
+pub mod sql;
 
 use std::collections::HashMap;
 use std::sync::Arc;
