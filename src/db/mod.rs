@@ -47,7 +47,7 @@ use crate::config::{DatabaseConfig, DatabaseUrl};
 pub use conn::{DbConn, SqliteConn};
 pub(crate) use conn::{db_run, insert_all};
 pub use gtid::{Flavor, FlavorCell, Token};
-pub use held::Held;
+pub use held::{Held, Lease};
 pub use pool::PoolKind;
 pub use replica::{Probe, Replica};
 

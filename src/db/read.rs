@@ -6,7 +6,9 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{AnyPool, Database, DbConn, DbError, Held, ReadFn, Replica, Route, Target, gtid, ping};
+use super::{
+    AnyPool, Database, DbConn, DbError, Held, Lease, ReadFn, Replica, Route, Target, gtid, ping,
+};
 use crate::db::Token;
 
 impl Database {
@@ -139,49 +141,60 @@ impl Database {
         Ok((self.primary_for_read().await?, Target::Primary))
     }
 
-    /// Runs a read, on the request's kept connection when it has one free (else a new
-    /// checkout, which becomes the kept one if it is the request's first: see [`Held`]). If
-    /// the connection breaks or hangs mid-read, it is discarded, its replica leaves rotation,
-    /// and the read is retried once on another replica or the primary.
+    /// Runs a read on the request's kept connection (waiting while another field uses it),
+    /// or on a new checkout that the request then keeps (see [`Held`]). If the connection
+    /// breaks or hangs mid-read, it is discarded, its replica leaves rotation, and the read
+    /// is retried once on another replica or the primary.
     pub async fn run_read_held<'a, T: Send + 'a>(
         &self,
         held: Option<&Held>,
         token: Option<&Token>,
         read: &mut ReadFn<'a, T>,
     ) -> Result<T, DbError> {
-        if let Some((mut conn, target)) = held.and_then(Held::take) {
+        let mut lease = Lease::of(held).await;
+        let (result, keep) = self.run_read(lease.take(), token, read).await;
+        lease.end(keep);
+        result
+    }
+
+    /// [`Database::run_read_held`]'s work: the result, and the connection left to keep.
+    async fn run_read<'a, T: Send + 'a>(
+        &self,
+        kept: Option<(DbConn, Target)>,
+        token: Option<&Token>,
+        read: &mut ReadFn<'a, T>,
+    ) -> (Result<T, DbError>, Option<(DbConn, Target)>) {
+        if let Some((mut conn, target)) = kept {
             match self.attempt(&mut conn, &target, read).await {
-                Attempt::Done(result) => {
-                    put_back(held, conn, target);
-                    return result;
-                }
+                Attempt::Done(result) => return (result, Some((conn, target))),
                 // A kept connection that broke: start over on a new one.
                 Attempt::Broken(failure) => self.broken(conn, &target, &failure),
             }
         }
-        let (mut conn, target) = self.read_after(token).await?;
+        let (mut conn, target) = match self.read_after(token).await {
+            Ok(checkout) => checkout,
+            Err(error) => return (Err(error), None),
+        };
         let failure = match self.attempt(&mut conn, &target, read).await {
-            Attempt::Done(result) => {
-                keep(held, conn, target);
-                return result;
-            }
+            Attempt::Done(result) => return (result, Some((conn, target))),
             Attempt::Broken(failure) => failure,
         };
         self.broken(conn, &target, &failure);
         tracing::warn!(target = target.label(), %failure, "read failed; retrying once elsewhere");
         metrics::counter!("adminql_db_fallback_total", "reason" => "read_failed").increment(1);
-        let (mut conn, target) = match &target {
-            Target::Replica(name) => self.read_avoiding(Some(name)).await?,
-            Target::Primary => self.read().await?,
+        let retry = match &target {
+            Target::Replica(name) => self.read_avoiding(Some(name)).await,
+            Target::Primary => self.read().await,
+        };
+        let (mut conn, target) = match retry {
+            Ok(checkout) => checkout,
+            Err(error) => return (Err(error), None),
         };
         match self.attempt(&mut conn, &target, read).await {
-            Attempt::Done(result) => {
-                keep(held, conn, target);
-                result
-            }
+            Attempt::Done(result) => (result, Some((conn, target))),
             Attempt::Broken(failure) => {
                 self.broken(conn, &target, &failure);
-                Err(DbError::ReadUnavailable(failure))
+                (Err(DbError::ReadUnavailable(failure)), None)
             }
         }
     }
@@ -195,30 +208,38 @@ impl Database {
         held: Option<&Held>,
         read: &mut ReadFn<'a, T>,
     ) -> Result<T, DbError> {
-        let (mut conn, target, was_kept) = match held.and_then(Held::take) {
-            Some((conn, target)) => (conn, target, true),
-            None => {
-                let (conn, target) = self.write().await?;
-                (conn, target, false)
-            }
+        let mut lease = Lease::of(held).await;
+        let (result, keep) = self.run_on_primary(lease.take(), read).await;
+        lease.end(keep);
+        result
+    }
+
+    /// [`Database::run_primary_read`]'s work: the result, and the connection left to keep.
+    async fn run_on_primary<'a, T: Send + 'a>(
+        &self,
+        kept: Option<(DbConn, Target)>,
+        read: &mut ReadFn<'a, T>,
+    ) -> (Result<T, DbError>, Option<(DbConn, Target)>) {
+        let (mut conn, target) = match kept {
+            Some(kept) => kept,
+            None => match self.write().await {
+                Ok(checkout) => checkout,
+                Err(error) => return (Err(error), None),
+            },
         };
         for retry in [true, false] {
             match self.attempt(&mut conn, &target, read).await {
-                Attempt::Done(result) => {
-                    if was_kept {
-                        put_back(held, conn, target);
-                    } else {
-                        keep(held, conn, target);
-                    }
-                    return result;
-                }
+                Attempt::Done(result) => return (result, Some((conn, target))),
                 Attempt::Broken(failure) if retry => {
                     self.broken(conn, &target, &failure);
-                    conn = self.write().await?.0;
+                    conn = match self.write().await {
+                        Ok((conn, _)) => conn,
+                        Err(error) => return (Err(error), None),
+                    };
                 }
                 Attempt::Broken(failure) => {
                     self.broken(conn, &target, &failure);
-                    return Err(DbError::PrimaryUnavailable(failure));
+                    return (Err(DbError::PrimaryUnavailable(failure)), None);
                 }
             }
         }
@@ -284,18 +305,6 @@ impl Database {
 enum Attempt<T> {
     Done(Result<T, DbError>),
     Broken(String),
-}
-
-fn keep(held: Option<&Held>, conn: DbConn, target: Target) {
-    if let Some(held) = held {
-        held.keep_first(conn, target);
-    }
-}
-
-fn put_back(held: Option<&Held>, conn: DbConn, target: Target) {
-    if let Some(held) = held {
-        held.put_back(conn, target);
-    }
 }
 
 fn count_read(target: &'static str, reason: &'static str) {

@@ -25,15 +25,13 @@ pub async fn conn(ctx: &Context<'_>) -> AppResult<DbConn> {
 /// takes its own connection only after slow work (hashing a password), so that no idle
 /// connection is held meanwhile.
 pub fn kept_primary(ctx: &Context<'_>) -> Option<DbConn> {
-    match held(ctx).and_then(Held::take) {
-        Some((conn, crate::db::Target::Primary)) => Some(conn),
-        Some((conn, target)) => {
-            if let Some(held) = held(ctx) {
-                held.put_back(conn, target);
-            }
+    let held = held(ctx)?;
+    match held.take_idle()? {
+        (conn, crate::db::Target::Primary) => Some(conn),
+        (conn, target) => {
+            held.put_back(conn, target);
             None
         }
-        None => None,
     }
 }
 
