@@ -1,18 +1,15 @@
 //! `AuditLog`, `allAuditLogs`, `_allAuditLogsMeta` (read-only).
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use scoped_futures::ScopedFutureExt;
 
 use super::model::{AuditFilter as Filter, AuditRow, AuditSort};
-use super::repo;
+use super::repo::AuditLogs;
 use crate::auth::principal::{Require, perm};
-use crate::error::AppError;
-use crate::graphql::Limits;
-use crate::graphql::context::{count, read};
-use crate::graphql::list::{
-    self, ListMetadata, date_range, either, filter_ids, gid, optional_id, parse_id, utc,
-};
+use crate::db::paging::SortOrder;
+use crate::error::AppResult;
+use crate::graphql::list::{either, gid, matching, optional_id, utc, within};
+use crate::graphql::listable::{Listable, list_query};
 use crate::graphql::loaders::{load_error, loaders};
 use crate::user::graphql::User;
 
@@ -100,97 +97,51 @@ pub struct AuditLogFilter {
     pub at_lte: Option<String>,
 }
 
-impl AuditLogFilter {
-    fn parse(self) -> Result<Filter, AppError> {
-        let (at_gte, at_lte) = date_range("at", self.at_gte.as_deref(), self.at_lte.as_deref())?;
+impl Listable for AuditLog {
+    type Listing = AuditLogs;
+    type Filter = AuditLogFilter;
+    const RESOURCE: &'static str = "audit_log";
+    const SORTABLE: &'static [(&'static str, AuditSort)] = &[
+        ("id", AuditSort::Id),
+        ("at", AuditSort::At),
+        ("action", AuditSort::Action),
+    ];
+    const DEFAULT_SORT: AuditSort = AuditSort::Id;
+    /// Newest first.
+    const DEFAULT_ORDER: SortOrder = SortOrder::Desc;
+
+    fn parse(f: AuditLogFilter) -> AppResult<Filter> {
         Ok(Filter {
-            q: self.q,
-            ids: filter_ids(self.ids.as_deref(), self.id.as_ref())?,
-            action: self.action,
+            matching: matching(f.q, f.ids.as_deref(), f.id.as_ref())?,
+            action: f.action,
             target_type: either(
                 ["filter.target_type", "filter.targetType"],
-                [self.target_type_ref, self.target_type],
+                [f.target_type_ref, f.target_type],
             )?,
             target_id: either(
                 ["filter.target_id", "filter.targetId"],
                 [
-                    optional_id("filter.target_id", self.target_id_ref.as_ref())?,
-                    optional_id("filter.targetId", self.target_id.as_ref())?,
+                    optional_id("filter.target_id", f.target_id_ref.as_ref())?,
+                    optional_id("filter.targetId", f.target_id.as_ref())?,
                 ],
             )?,
             actor_user_id: either(
                 ["filter.actor_user_id", "filter.actorUserId"],
                 [
-                    optional_id("filter.actor_user_id", self.actor_user_id_ref.as_ref())?,
-                    optional_id("filter.actorUserId", self.actor_user_id.as_ref())?,
+                    optional_id("filter.actor_user_id", f.actor_user_id_ref.as_ref())?,
+                    optional_id("filter.actorUserId", f.actor_user_id.as_ref())?,
                 ],
             )?,
-            request_id: self.request_id,
-            at_gte,
-            at_lte,
+            request_id: f.request_id,
+            at: within("at", f.at_gte.as_deref(), f.at_lte.as_deref())?,
         })
     }
 }
 
-const SORTABLE: &[(&str, AuditSort)] = &[
-    ("id", AuditSort::Id),
-    ("at", AuditSort::At),
-    ("action", AuditSort::Action),
-];
-
-#[derive(Default)]
-pub struct AuditQuery;
-
-#[Object]
-impl AuditQuery {
-    /// One audit entry by id.
-    #[graphql(name = "AuditLog", guard = "Require(perm::AUDIT_READ)")]
-    async fn audit_log(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AuditLog>> {
-        let id = parse_id("id", &id)?;
-        let row = read(ctx, |c| repo::find(c, id).scope_boxed()).await?;
-        Ok(row.map(Into::into))
-    }
-
-    /// A page of the audit log (newest first by default).
-    #[graphql(guard = "Require(perm::AUDIT_READ)")]
-    async fn all_audit_logs(
-        &self,
-        ctx: &Context<'_>,
-        page: Option<i32>,
-        per_page: Option<i32>,
-        sort_field: Option<String>,
-        sort_order: Option<String>,
-        filter: Option<AuditLogFilter>,
-    ) -> Result<Vec<AuditLog>> {
-        let filter = filter.unwrap_or_default().parse()?;
-        let max = ctx.data_unchecked::<Limits>().max_page_size;
-        let page = list::page(page, per_page, max, filter.ids.as_ref().map(Vec::len))?;
-        let order = sort_order.as_deref().or(if sort_field.is_none() {
-            Some("DESC")
-        } else {
-            None
-        });
-        let sort = list::sort(sort_field.as_deref(), order, SORTABLE, AuditSort::Id)?;
-        let rows = read(ctx, |c| repo::list(c, &filter, sort, page).scope_boxed()).await?;
-        Ok(rows.into_iter().map(Into::into).collect())
-    }
-
-    /// How many audit entries match (ignoring pagination).
-    #[graphql(name = "_allAuditLogsMeta", guard = "Require(perm::AUDIT_READ)")]
-    async fn all_audit_logs_meta(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(name = "page")] _page: Option<i32>,
-        #[graphql(name = "perPage")] _per_page: Option<i32>,
-        #[graphql(name = "sortField")] _sort_field: Option<String>,
-        #[graphql(name = "sortOrder")] _sort_order: Option<String>,
-        filter: Option<AuditLogFilter>,
-    ) -> Result<ListMetadata> {
-        let filter = filter.unwrap_or_default().parse()?;
-        let count = count(ctx, "audit_log", &filter, |c| {
-            repo::count(c, &filter).scope_boxed()
-        })
-        .await?;
-        Ok(ListMetadata { count })
-    }
-}
+list_query!(
+    AuditQuery for AuditLog, filter: AuditLogFilter,
+    guard: "Require(perm::AUDIT_READ)",
+    one: "AuditLog", "One audit entry by id.",
+    all: "allAuditLogs", "A page of the audit log (newest first by default).",
+    meta: "_allAuditLogsMeta", "How many audit entries match (ignoring pagination).",
+);

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::paging::{Matching, Within};
 use crate::db::schema::audit_log;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -36,15 +37,13 @@ pub struct NewAudit<'a> {
 
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    pub q: Option<String>,
-    pub ids: Option<Vec<i64>>,
+    pub matching: Matching,
     pub action: Option<String>,
     pub target_type: Option<String>,
     pub target_id: Option<i64>,
     pub actor_user_id: Option<i64>,
     pub request_id: Option<String>,
-    pub at_gte: Option<NaiveDateTime>,
-    pub at_lte: Option<NaiveDateTime>,
+    pub at: Within,
 }
 
 #[derive(Debug, Clone, Copy)]

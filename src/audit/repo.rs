@@ -6,9 +6,9 @@ use diesel_async::RunQueryDsl;
 use super::model::{AuditFilter, AuditRow, AuditSort, NewAudit};
 use crate::db::DbConn;
 use crate::db::db_run;
-use crate::db::paging::{Page, Sort, SortOrder, in_page_order, like_pattern};
+use crate::db::paging::{Page, Sort, equal, in_page_order, listing, matching, sorted, within};
 use crate::db::schema::audit_log;
-use crate::db::sql::{EARLIEST, in_ids, lower};
+use crate::db::sql::{EARLIEST, in_ids};
 
 pub async fn insert(conn: &mut DbConn, entry: &NewAudit<'_>) -> QueryResult<()> {
     db_run!(conn: {
@@ -20,42 +20,23 @@ macro_rules! filtered {
     ($filter:expr) => {{
         let filter: &AuditFilter = $filter;
         let mut query = audit_log::table.into_boxed();
-        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-            let pattern = like_pattern(q);
-            query = query.filter(
-                lower(audit_log::action)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(lower(audit_log::changes).like(pattern).escape('\\')),
-            );
-        }
-        if let Some(ids) = &filter.ids {
-            query = query.filter(in_ids(audit_log::id, ids));
-        }
-        if let Some(v) = &filter.action {
-            query = query.filter(audit_log::action.eq(v.clone()));
-        }
-        if let Some(v) = &filter.target_type {
-            query = query.filter(audit_log::target_type.eq(v.clone()));
-        }
-        if let Some(v) = filter.target_id {
-            query = query.filter(audit_log::target_id.eq(v));
-        }
-        if let Some(v) = filter.actor_user_id {
-            query = query.filter(audit_log::actor_user_id.eq(v));
-        }
-        if let Some(v) = &filter.request_id {
-            query = query.filter(audit_log::request_id.eq(v.clone()));
-        }
-        if let Some(v) = filter.at_gte {
-            query = query.filter(audit_log::at.ge(v));
-        }
-        if let Some(v) = filter.at_lte {
-            query = query.filter(audit_log::at.le(v));
-        }
+        matching!(query, filter.matching, audit_log::id, [audit_log::action, audit_log::changes]);
+        equal!(query,
+            audit_log::action => filter.action.clone(),
+            audit_log::target_type => filter.target_type.clone(),
+            audit_log::target_id => filter.target_id,
+            audit_log::actor_user_id => filter.actor_user_id,
+            audit_log::request_id => filter.request_id.clone(),
+        );
+        within!(query, audit_log::at => filter.at);
         query
     }};
 }
+
+listing!(
+    /// The audit log (see [`crate::db::paging::Listing`]).
+    AuditLogs: AuditRow, AuditFilter, AuditSort
+);
 
 /// A page of entries in two steps, like the users list: the page's ids from an index, then
 /// those rows by key. The log only grows, and whole rows at a deep OFFSET made MariaDB scan
@@ -96,14 +77,11 @@ async fn page_ids(
             AuditSort::At => query.filter(audit_log::at.ge(EARLIEST)),
             AuditSort::Action => query.filter(audit_log::action.ge("")),
         };
-        query = match (sort.field, sort.order) {
-            (AuditSort::Id, SortOrder::Asc) => query.order(audit_log::id.asc()),
-            (AuditSort::Id, SortOrder::Desc) => query.order(audit_log::id.desc()),
-            (AuditSort::At, SortOrder::Asc) => query.order((audit_log::at.asc(), audit_log::id.asc())),
-            (AuditSort::At, SortOrder::Desc) => query.order((audit_log::at.desc(), audit_log::id.desc())),
-            (AuditSort::Action, SortOrder::Asc) => query.order((audit_log::action.asc(), audit_log::id.asc())),
-            (AuditSort::Action, SortOrder::Desc) => query.order((audit_log::action.desc(), audit_log::id.desc())),
-        };
+        query = sorted!(query, sort, {
+            AuditSort::Id => audit_log::id;
+            AuditSort::At => audit_log::at, audit_log::id;
+            AuditSort::Action => audit_log::action, audit_log::id;
+        });
         query.limit(page.limit).offset(page.offset).load(conn).await
     })
 }

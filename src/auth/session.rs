@@ -15,10 +15,11 @@ use super::jwt::JwtKeys;
 use super::rate_limit::LoginLimits;
 use super::{password, repo};
 use crate::audit::{self, Entry};
+use crate::clock::now;
 use crate::db::{Database, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::request::RequestContext;
-use crate::user::model::{UserChanges, UserRow, now};
+use crate::user::model::{UserChanges, UserRow};
 use crate::user::repo as user_repo;
 
 /// Everything authentication needs; shared by all requests.

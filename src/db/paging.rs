@@ -1,6 +1,15 @@
-//! Paging primitives the repositories take: a page (offset and limit), a validated sort, and
-//! the helpers for `q` search and page order. Plain types: the GraphQL layer parses list
-//! arguments into them (`graphql::list`), the repositories turn them into SQL.
+//! The list pipeline's data side: what a repository takes to list a resource (a [`Page`], a
+//! validated [`Sort`], a filter built from [`Matching`] and [`Within`]), the [`Listing`]
+//! trait each listable resource implements once, and the macros that write a filter's common
+//! conditions and a sort's `ORDER BY` for any table. Plain types: the GraphQL layer parses
+//! list arguments into them (`graphql::list`), the repositories turn them into SQL.
+
+use std::future::Future;
+
+use chrono::NaiveDateTime;
+use diesel::QueryResult;
+
+use super::DbConn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -21,6 +30,59 @@ pub struct Sort<F> {
     pub order: SortOrder,
 }
 
+/// The conditions every list filter takes: a case-insensitive search term and an id list.
+#[derive(Debug, Clone, Default)]
+pub struct Matching {
+    pub q: Option<String>,
+    pub ids: Option<Vec<i64>>,
+}
+
+impl Matching {
+    /// The LIKE pattern of a non-blank `q`.
+    pub fn pattern(&self) -> Option<String> {
+        self.q
+            .as_deref()
+            .filter(|q| !q.trim().is_empty())
+            .map(like_pattern)
+    }
+}
+
+/// Inclusive bounds on a time column (`_gte` / `_lte` in the API).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Within {
+    pub gte: Option<NaiveDateTime>,
+    pub lte: Option<NaiveDateTime>,
+}
+
+/// A resource the list pipeline can serve: one row by id, a page of rows, and how many rows
+/// match. Implemented once per resource, in its repository, by a marker type.
+pub trait Listing: Send + Sync + 'static {
+    type Row: Send + 'static;
+    type Filter: std::fmt::Debug + Send + Sync + 'static;
+    type Sort: Copy + Send + Sync + 'static;
+
+    /// The conditions of `filter` every list has.
+    fn matching(filter: &Self::Filter) -> &Matching;
+
+    fn find(
+        conn: &mut DbConn,
+        id: i64,
+    ) -> impl Future<Output = QueryResult<Option<Self::Row>>> + Send;
+
+    /// The rows of `page` in `sort` order.
+    fn page<'c>(
+        conn: &'c mut DbConn,
+        filter: &'c Self::Filter,
+        sort: Sort<Self::Sort>,
+        page: Page,
+    ) -> impl Future<Output = QueryResult<Vec<Self::Row>>> + Send + 'c;
+
+    fn count<'c>(
+        conn: &'c mut DbConn,
+        filter: &'c Self::Filter,
+    ) -> impl Future<Output = QueryResult<i64>> + Send + 'c;
+}
+
 /// Lower-cased `%term%` for case-insensitive `q` search, with LIKE wildcards escaped.
 pub fn like_pattern(q: &str) -> String {
     let escaped = q
@@ -38,3 +100,113 @@ pub fn in_page_order<T>(ids: &[i64], rows: &mut [T], id: impl Fn(&T) -> i64) {
         ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     rows.sort_by_key(|row| position.get(&id(row)).copied().unwrap_or(usize::MAX));
 }
+
+/// Narrows the boxed query `$query` by a [`Matching`]: `q` over the text columns listed
+/// (case-insensitive, any of them), `ids` on the `$id` column.
+macro_rules! matching {
+    ($query:ident, $matching:expr, $id:expr, [$first:expr $(, $more:expr)* $(,)?]) => {
+        if let Some(pattern) = $matching.pattern() {
+            use $crate::db::sql::lower;
+            $query = $query.filter(
+                lower($first)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    $(.or(lower($more).like(pattern.clone()).escape('\\')))*,
+            );
+        }
+        if let Some(ids) = &$matching.ids {
+            $query = $query.filter($crate::db::sql::in_ids($id, ids));
+        }
+    };
+}
+
+/// Narrows the boxed query `$query` to rows whose `$column` equals each given value.
+macro_rules! equal {
+    ($query:ident, $($column:expr => $value:expr),+ $(,)?) => {
+        $(
+            if let Some(value) = $value {
+                $query = $query.filter($column.eq(value));
+            }
+        )+
+    };
+}
+
+/// Narrows the boxed query `$query` to rows whose time `$column` lies [`Within`] the bounds.
+macro_rules! within {
+    ($query:ident, $($column:expr => $within:expr),+ $(,)?) => {
+        $(
+            if let Some(at) = $within.gte {
+                $query = $query.filter($column.ge(at));
+            }
+            if let Some(at) = $within.lte {
+                $query = $query.filter($column.le(at));
+            }
+        )+
+    };
+}
+
+/// Orders the boxed query `$query` by `$sort` (a [`Sort`]): each arm maps a sort field to its
+/// column and, where the column is not unique, the tie-breaking column after it.
+macro_rules! sorted {
+    ($query:expr, $sort:expr, { $($field:path => $column:expr $(, $tie:expr)?);+ $(;)? }) => {{
+        let query = $query;
+        let sort = $sort;
+        match (sort.field, sort.order) {
+            $(
+                ($field, $crate::db::paging::SortOrder::Asc) => {
+                    query.order(($column.asc(), $($tie.asc(),)?))
+                }
+                ($field, $crate::db::paging::SortOrder::Desc) => {
+                    query.order(($column.desc(), $($tie.desc(),)?))
+                }
+            )+
+        }
+    }};
+}
+
+pub(crate) use {equal, matching, sorted, within};
+
+/// Implements [`Listing`] for the marker type `$name` with the repository's own `find`,
+/// `list` and `count` functions (in scope where this is written); `$filter` has a
+/// `matching` field.
+macro_rules! listing {
+    ($(#[$doc:meta])* $name:ident: $row:ty, $filter:ty, $sort:ty) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl $crate::db::paging::Listing for $name {
+            type Row = $row;
+            type Filter = $filter;
+            type Sort = $sort;
+
+            fn matching(filter: &$filter) -> &$crate::db::paging::Matching {
+                &filter.matching
+            }
+
+            fn find(
+                conn: &mut $crate::db::DbConn,
+                id: i64,
+            ) -> impl ::std::future::Future<Output = ::diesel::QueryResult<Option<$row>>> + Send {
+                find(conn, id)
+            }
+
+            fn page<'c>(
+                conn: &'c mut $crate::db::DbConn,
+                filter: &'c $filter,
+                sort: $crate::db::paging::Sort<$sort>,
+                page: $crate::db::paging::Page,
+            ) -> impl ::std::future::Future<Output = ::diesel::QueryResult<Vec<$row>>> + Send + 'c {
+                list(conn, filter, sort, page)
+            }
+
+            fn count<'c>(
+                conn: &'c mut $crate::db::DbConn,
+                filter: &'c $filter,
+            ) -> impl ::std::future::Future<Output = ::diesel::QueryResult<i64>> + Send + 'c {
+                count(conn, filter)
+            }
+        }
+    };
+}
+
+pub(crate) use listing;

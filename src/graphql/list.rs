@@ -3,7 +3,7 @@
 
 use async_graphql::{ID, SimpleObject};
 
-pub use crate::db::paging::{Page, Sort, SortOrder, in_page_order, like_pattern};
+use crate::db::paging::{Matching, Page, Sort, SortOrder, Within};
 use crate::error::{AppError, AppResult};
 
 /// `count` for `_allXsMeta`: the total ignoring pagination.
@@ -136,18 +136,24 @@ pub fn parse_date(field: &str, raw: &str, end_of_day: bool) -> AppResult<chrono:
     ))
 }
 
-/// Parses an optional `_gte`/`_lte` pair.
-pub fn date_range(
-    field: &str,
-    gte: Option<&str>,
-    lte: Option<&str>,
-) -> AppResult<(Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>)> {
-    Ok((
-        gte.map(|v| parse_date(&format!("filter.{field}_gte"), v, false))
+/// Parses an optional `<field>_gte` / `<field>_lte` pair.
+pub fn within(field: &str, gte: Option<&str>, lte: Option<&str>) -> AppResult<Within> {
+    Ok(Within {
+        gte: gte
+            .map(|v| parse_date(&format!("filter.{field}_gte"), v, false))
             .transpose()?,
-        lte.map(|v| parse_date(&format!("filter.{field}_lte"), v, true))
+        lte: lte
+            .map(|v| parse_date(&format!("filter.{field}_lte"), v, true))
             .transpose()?,
-    ))
+    })
+}
+
+/// Parses the conditions every list filter has: `q`, and `ids` plus a single `id`.
+pub fn matching(q: Option<String>, ids: Option<&[ID]>, id: Option<&ID>) -> AppResult<Matching> {
+    Ok(Matching {
+        q,
+        ids: filter_ids(ids, id)?,
+    })
 }
 
 /// A row id as a GraphQL `ID`.
@@ -161,7 +167,7 @@ pub fn utc(at: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// Parses `ids` plus a single `id` from a filter into one optional list.
-pub fn filter_ids(ids: Option<&[ID]>, id: Option<&ID>) -> AppResult<Option<Vec<i64>>> {
+fn filter_ids(ids: Option<&[ID]>, id: Option<&ID>) -> AppResult<Option<Vec<i64>>> {
     let mut out = ids.map(|ids| parse_ids("filter.ids", ids)).transpose()?;
     if let Some(id) = id {
         out.get_or_insert_with(Vec::new)
@@ -244,6 +250,6 @@ mod tests {
             Err(AppError::BadInput { field, .. }) => assert_eq!(field, "filter.targetId"),
             other => panic!("expected BAD_USER_INPUT, got {other:?}"),
         }
-        assert_eq!(like_pattern(" Ad_m%n "), "%ad\\_m\\%n%");
+        assert_eq!(crate::db::paging::like_pattern(" Ad_m%n "), "%ad\\_m\\%n%");
     }
 }

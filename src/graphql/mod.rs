@@ -7,6 +7,7 @@ pub mod count_cache;
 pub mod documents;
 pub mod limits;
 pub mod list;
+pub mod listable;
 pub mod loaders;
 
 use std::sync::Arc;
@@ -22,11 +23,12 @@ use crate::db::Database;
 use crate::permission::graphql::PermissionQuery;
 use crate::role::graphql::{RoleMutation, RoleQuery};
 use crate::system::graphql::SystemQuery;
-use crate::user::graphql::{UserMutation, UserQuery};
+use crate::user::graphql::{UserListQuery, UserMutation, UserQuery};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
     UserQuery,
+    UserListQuery,
     RoleQuery,
     PermissionQuery,
     AuditQuery,

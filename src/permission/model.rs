@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use crate::db::paging::Matching;
 use crate::db::schema::permissions;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -14,8 +15,7 @@ pub struct PermissionRow {
 
 #[derive(Debug, Clone, Default)]
 pub struct PermissionFilter {
-    pub q: Option<String>,
-    pub ids: Option<Vec<i64>>,
+    pub matching: Matching,
     pub code: Option<String>,
     /// Permissions held by this role (getManyReference from a role).
     pub role_id: Option<i64>,

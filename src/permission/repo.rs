@@ -6,30 +6,17 @@ use diesel_async::RunQueryDsl;
 use super::model::{PermissionFilter, PermissionRow, PermissionSort};
 use crate::db::DbConn;
 use crate::db::db_run;
-use crate::db::paging::{Page, Sort, SortOrder, like_pattern};
+use crate::db::paging::{Page, Sort, equal, listing, matching, sorted};
 use crate::db::schema::{permissions, role_permissions};
-use crate::db::sql::{in_ids, lower};
+use crate::db::sql::in_ids;
 
 /// The boxed, filtered query; a macro so each backend arm gets its own concrete type.
 macro_rules! filtered {
     ($filter:expr) => {{
         let filter: &PermissionFilter = $filter;
         let mut query = permissions::table.into_boxed();
-        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-            let pattern = like_pattern(q);
-            query = query.filter(
-                lower(permissions::code)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(lower(permissions::description).like(pattern).escape('\\')),
-            );
-        }
-        if let Some(ids) = &filter.ids {
-            query = query.filter(in_ids(permissions::id, ids));
-        }
-        if let Some(code) = &filter.code {
-            query = query.filter(permissions::code.eq(code.clone()));
-        }
+        matching!(query, filter.matching, permissions::id, [permissions::code, permissions::description]);
+        equal!(query, permissions::code => filter.code.clone());
         if let Some(role_id) = filter.role_id {
             query = query.filter(
                 permissions::id.eq_any(
@@ -43,6 +30,11 @@ macro_rules! filtered {
     }};
 }
 
+listing!(
+    /// The permission catalogue (see [`crate::db::paging::Listing`]).
+    Permissions: PermissionRow, PermissionFilter, PermissionSort
+);
+
 pub async fn list(
     conn: &mut DbConn,
     filter: &PermissionFilter,
@@ -50,13 +42,10 @@ pub async fn list(
     page: Page,
 ) -> QueryResult<Vec<PermissionRow>> {
     db_run!(conn: {
-        let mut query = filtered!(filter).select(PermissionRow::as_select());
-        query = match (sort.field, sort.order) {
-            (PermissionSort::Id, SortOrder::Asc) => query.order(permissions::id.asc()),
-            (PermissionSort::Id, SortOrder::Desc) => query.order(permissions::id.desc()),
-            (PermissionSort::Code, SortOrder::Asc) => query.order((permissions::code.asc(), permissions::id.asc())),
-            (PermissionSort::Code, SortOrder::Desc) => query.order((permissions::code.desc(), permissions::id.desc())),
-        };
+        let query = sorted!(filtered!(filter).select(PermissionRow::as_select()), sort, {
+            PermissionSort::Id => permissions::id;
+            PermissionSort::Code => permissions::code, permissions::id;
+        });
         query.limit(page.limit).offset(page.offset).load(conn).await
     })
 }

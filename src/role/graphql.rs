@@ -2,27 +2,19 @@
 
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use diesel::QueryResult;
-use scoped_futures::ScopedFutureExt;
 
 use super::model::{RoleFilter as Filter, RoleRow, RoleSort};
-use super::repo;
+use super::repo::Roles;
 use super::service::{self, RoleInput};
 use crate::auth::principal::{Require, perm};
-use crate::db::DbConn;
-use crate::error::AppError;
-use crate::graphql::Limits;
-use crate::graphql::context::{actor, conn, count, read};
-use crate::graphql::list::{
-    self, ListMetadata, date_range, filter_ids, gid, optional_id, parse_id, utc,
-};
-use crate::graphql::loaders::{group, load_error, loaders};
+use crate::error::{AppError, AppResult};
+use crate::graphql::context::{actor, conn};
+use crate::graphql::list::{self, gid, matching, optional_id, parse_id, utc, within};
+use crate::graphql::listable::{Listable, list_query};
+use crate::graphql::loaders::{load_error, loaders};
 use crate::permission::graphql::Permission;
 use crate::permission::model::PermissionRow;
-use crate::permission::repo as permission_repo;
 use crate::user::graphql::User;
-use crate::user::model::UserRow;
-use crate::user::repo as user_repo;
 
 /// A named set of permissions given to users.
 #[derive(SimpleObject, Debug, Clone)]
@@ -36,16 +28,6 @@ pub struct Role {
     pub updated_at: DateTime<Utc>,
     #[graphql(skip)]
     pub row_id: i64,
-    /// Relations fetched with the page that holds this role (see `all_roles`).
-    #[graphql(skip)]
-    pub prefetched: Prefetched,
-}
-
-/// Relations loaded for a whole page at once; `None` means "ask the loader".
-#[derive(Debug, Clone, Default)]
-pub struct Prefetched {
-    permissions: Option<Vec<PermissionRow>>,
-    users: Option<Vec<UserRow>>,
 }
 
 impl From<RoleRow> for Role {
@@ -57,16 +39,12 @@ impl From<RoleRow> for Role {
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
             row_id: row.id,
-            prefetched: Prefetched::default(),
         }
     }
 }
 
 impl Role {
     async fn permission_rows(&self, ctx: &Context<'_>) -> Result<Vec<PermissionRow>> {
-        if let Some(rows) = &self.prefetched.permissions {
-            return Ok(rows.clone());
-        }
         let rows = loaders(ctx)
             .permissions_by_role
             .load_one(self.row_id)
@@ -103,52 +81,17 @@ impl Role {
     /// Users holding the role.
     #[graphql(guard = "Require(perm::USER_READ)")]
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let rows = match &self.prefetched.users {
-            Some(rows) => rows.clone(),
-            None => loaders(ctx)
-                .users_by_role
-                .load_one(self.row_id)
-                .await
-                .map_err(load_error)?
-                .unwrap_or_default(),
-        };
-        Ok(rows.into_iter().map(Into::into).collect())
+        let rows = loaders(ctx)
+            .users_by_role
+            .load_one(self.row_id)
+            .await
+            .map_err(load_error)?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
-}
-
-/// Converts a page of rows, fetching each relation the query selects in one statement.
-async fn page_of_roles(
-    ctx: &Context<'_>,
-    conn: &mut DbConn,
-    rows: Vec<RoleRow>,
-) -> QueryResult<Vec<Role>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let look = ctx.look_ahead();
-    let mut permissions =
-        if look.field("permissions").exists() || look.field("permissionsIds").exists() {
-            Some(group(&ids, permission_repo::by_roles(conn, &ids).await?))
-        } else {
-            None
-        };
-    let mut users = if look.field("users").exists() {
-        Some(group(&ids, user_repo::by_roles(conn, &ids).await?))
-    } else {
-        None
-    };
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let id = row.id;
-            let mut role = Role::from(row);
-            role.prefetched = Prefetched {
-                permissions: permissions
-                    .as_mut()
-                    .map(|m| m.remove(&id).unwrap_or_default()),
-                users: users.as_mut().map(|m| m.remove(&id).unwrap_or_default()),
-            };
-            role
-        })
-        .collect())
 }
 
 /// Filter for `allRoles`; all given conditions must hold. Dates take `2026-11-23` or RFC 3339.
@@ -176,104 +119,46 @@ pub struct RoleFilter {
     pub updated_at_lte: Option<String>,
 }
 
-impl RoleFilter {
-    fn parse(self) -> Result<Filter, AppError> {
-        let (created_at_gte, created_at_lte) = date_range(
-            "createdAt",
-            self.created_at_gte.as_deref(),
-            self.created_at_lte.as_deref(),
-        )?;
-        let (updated_at_gte, updated_at_lte) = date_range(
-            "updatedAt",
-            self.updated_at_gte.as_deref(),
-            self.updated_at_lte.as_deref(),
-        )?;
+impl Listable for Role {
+    type Listing = Roles;
+    type Filter = RoleFilter;
+    const RESOURCE: &'static str = "roles";
+    const SORTABLE: &'static [(&'static str, RoleSort)] = &[
+        ("id", RoleSort::Id),
+        ("name", RoleSort::Name),
+        ("createdAt", RoleSort::CreatedAt),
+        ("updatedAt", RoleSort::UpdatedAt),
+    ];
+    const DEFAULT_SORT: RoleSort = RoleSort::Id;
+
+    fn parse(f: RoleFilter) -> AppResult<Filter> {
         Ok(Filter {
-            q: self.q,
-            ids: filter_ids(self.ids.as_deref(), self.id.as_ref())?,
-            name: self.name,
-            description: self.description,
-            permission_id: optional_id("filter.permission_id", self.permission_id.as_ref())?,
-            user_id: optional_id("filter.user_id", self.user_id.as_ref())?,
-            created_at_gte,
-            created_at_lte,
-            updated_at_gte,
-            updated_at_lte,
+            matching: matching(f.q, f.ids.as_deref(), f.id.as_ref())?,
+            name: f.name,
+            description: f.description,
+            permission_id: optional_id("filter.permission_id", f.permission_id.as_ref())?,
+            user_id: optional_id("filter.user_id", f.user_id.as_ref())?,
+            created_at: within(
+                "createdAt",
+                f.created_at_gte.as_deref(),
+                f.created_at_lte.as_deref(),
+            )?,
+            updated_at: within(
+                "updatedAt",
+                f.updated_at_gte.as_deref(),
+                f.updated_at_lte.as_deref(),
+            )?,
         })
     }
 }
 
-const SORTABLE: &[(&str, RoleSort)] = &[
-    ("id", RoleSort::Id),
-    ("name", RoleSort::Name),
-    ("createdAt", RoleSort::CreatedAt),
-    ("updatedAt", RoleSort::UpdatedAt),
-];
-
-#[derive(Default)]
-pub struct RoleQuery;
-
-#[Object]
-impl RoleQuery {
-    /// One role by id.
-    #[graphql(name = "Role", guard = "Require(perm::ROLE_READ)")]
-    async fn role(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Role>> {
-        let id = parse_id("id", &id)?;
-        let row = read(ctx, |c| repo::find(c, id).scope_boxed()).await?;
-        Ok(row.map(Into::into))
-    }
-
-    /// A page of roles.
-    #[graphql(guard = "Require(perm::ROLE_READ)")]
-    async fn all_roles(
-        &self,
-        ctx: &Context<'_>,
-        page: Option<i32>,
-        per_page: Option<i32>,
-        sort_field: Option<String>,
-        sort_order: Option<String>,
-        filter: Option<RoleFilter>,
-    ) -> Result<Vec<Role>> {
-        let filter = filter.unwrap_or_default().parse()?;
-        let max = ctx.data_unchecked::<Limits>().max_page_size;
-        let page = list::page(page, per_page, max, filter.ids.as_ref().map(Vec::len))?;
-        let sort = list::sort(
-            sort_field.as_deref(),
-            sort_order.as_deref(),
-            SORTABLE,
-            RoleSort::Id,
-        )?;
-        let filter = &filter;
-        let rows = read(ctx, |c| {
-            async move {
-                let rows = repo::list(c, filter, sort, page).await?;
-                page_of_roles(ctx, c, rows).await
-            }
-            .scope_boxed()
-        })
-        .await?;
-        Ok(rows)
-    }
-
-    /// How many roles match (ignoring pagination).
-    #[graphql(name = "_allRolesMeta", guard = "Require(perm::ROLE_READ)")]
-    async fn all_roles_meta(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(name = "page")] _page: Option<i32>,
-        #[graphql(name = "perPage")] _per_page: Option<i32>,
-        #[graphql(name = "sortField")] _sort_field: Option<String>,
-        #[graphql(name = "sortOrder")] _sort_order: Option<String>,
-        filter: Option<RoleFilter>,
-    ) -> Result<ListMetadata> {
-        let filter = filter.unwrap_or_default().parse()?;
-        let count = count(ctx, "roles", &filter, |c| {
-            repo::count(c, &filter).scope_boxed()
-        })
-        .await?;
-        Ok(ListMetadata { count })
-    }
-}
+list_query!(
+    RoleQuery for Role, filter: RoleFilter,
+    guard: "Require(perm::ROLE_READ)",
+    one: "Role", "One role by id.",
+    all: "allRoles", "A page of roles.",
+    meta: "_allRolesMeta", "How many roles match (ignoring pagination).",
+);
 
 #[derive(Default)]
 pub struct RoleMutation;

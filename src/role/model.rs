@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::paging::{Matching, Within};
 use crate::db::schema::roles;
 
 #[derive(Queryable, Selectable, Debug, Clone)]
@@ -37,18 +38,15 @@ pub struct RoleChanges<'a> {
 
 #[derive(Debug, Clone, Default)]
 pub struct RoleFilter {
-    pub q: Option<String>,
-    pub ids: Option<Vec<i64>>,
+    pub matching: Matching,
     pub name: Option<String>,
     pub description: Option<String>,
     /// Roles granting this permission (getManyReference from a permission).
     pub permission_id: Option<i64>,
     /// Roles held by this user.
     pub user_id: Option<i64>,
-    pub created_at_gte: Option<NaiveDateTime>,
-    pub created_at_lte: Option<NaiveDateTime>,
-    pub updated_at_gte: Option<NaiveDateTime>,
-    pub updated_at_lte: Option<NaiveDateTime>,
+    pub created_at: Within,
+    pub updated_at: Within,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -5,33 +5,20 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewRole, RoleChanges, RoleFilter, RoleRow, RoleSort};
 use crate::db::DbConn;
-use crate::db::paging::{Page, Sort, SortOrder, like_pattern};
+use crate::db::paging::{Page, Sort, equal, listing, matching, sorted, within};
 use crate::db::schema::{role_permissions, roles, user_roles};
-use crate::db::sql::{in_ids, lower};
+use crate::db::sql::in_ids;
 use crate::db::{db_run, insert_all};
 
 macro_rules! filtered {
     ($filter:expr) => {{
         let filter: &RoleFilter = $filter;
         let mut query = roles::table.into_boxed();
-        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-            let pattern = like_pattern(q);
-            query = query.filter(
-                lower(roles::name)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(lower(roles::description).like(pattern).escape('\\')),
-            );
-        }
-        if let Some(ids) = &filter.ids {
-            query = query.filter(in_ids(roles::id, ids));
-        }
-        if let Some(v) = &filter.name {
-            query = query.filter(roles::name.eq(v.clone()));
-        }
-        if let Some(v) = &filter.description {
-            query = query.filter(roles::description.eq(v.clone()));
-        }
+        matching!(query, filter.matching, roles::id, [roles::name, roles::description]);
+        equal!(query,
+            roles::name => filter.name.clone(),
+            roles::description => filter.description.clone(),
+        );
         if let Some(permission_id) = filter.permission_id {
             query = query.filter(
                 roles::id.eq_any(
@@ -50,21 +37,18 @@ macro_rules! filtered {
                 ),
             );
         }
-        if let Some(v) = filter.created_at_gte {
-            query = query.filter(roles::created_at.ge(v));
-        }
-        if let Some(v) = filter.created_at_lte {
-            query = query.filter(roles::created_at.le(v));
-        }
-        if let Some(v) = filter.updated_at_gte {
-            query = query.filter(roles::updated_at.ge(v));
-        }
-        if let Some(v) = filter.updated_at_lte {
-            query = query.filter(roles::updated_at.le(v));
-        }
+        within!(query,
+            roles::created_at => filter.created_at,
+            roles::updated_at => filter.updated_at,
+        );
         query
     }};
 }
+
+listing!(
+    /// The roles list (see [`crate::db::paging::Listing`]).
+    Roles: RoleRow, RoleFilter, RoleSort
+);
 
 pub async fn list(
     conn: &mut DbConn,
@@ -73,17 +57,12 @@ pub async fn list(
     page: Page,
 ) -> QueryResult<Vec<RoleRow>> {
     db_run!(conn: {
-        let mut query = filtered!(filter).select(RoleRow::as_select());
-        query = match (sort.field, sort.order) {
-            (RoleSort::Id, SortOrder::Asc) => query.order(roles::id.asc()),
-            (RoleSort::Id, SortOrder::Desc) => query.order(roles::id.desc()),
-            (RoleSort::Name, SortOrder::Asc) => query.order(roles::name.asc()),
-            (RoleSort::Name, SortOrder::Desc) => query.order(roles::name.desc()),
-            (RoleSort::CreatedAt, SortOrder::Asc) => query.order((roles::created_at.asc(), roles::id.asc())),
-            (RoleSort::CreatedAt, SortOrder::Desc) => query.order((roles::created_at.desc(), roles::id.desc())),
-            (RoleSort::UpdatedAt, SortOrder::Asc) => query.order((roles::updated_at.asc(), roles::id.asc())),
-            (RoleSort::UpdatedAt, SortOrder::Desc) => query.order((roles::updated_at.desc(), roles::id.desc())),
-        };
+        let query = sorted!(filtered!(filter).select(RoleRow::as_select()), sort, {
+            RoleSort::Id => roles::id;
+            RoleSort::Name => roles::name;
+            RoleSort::CreatedAt => roles::created_at, roles::id;
+            RoleSort::UpdatedAt => roles::updated_at, roles::id;
+        });
         query.limit(page.limit).offset(page.offset).load(conn).await
     })
 }

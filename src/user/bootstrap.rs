@@ -5,9 +5,10 @@ use diesel::result::Error as DieselError;
 use scoped_futures::ScopedFutureExt;
 use secrecy::ExposeSecret;
 
-use super::model::{NewUser, now};
+use super::model::NewUser;
 use super::repo;
 use crate::auth::password;
+use crate::clock::now;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::{AppError, AppResult};

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::paging::{Matching, Within};
 use crate::db::schema::users;
 
 /// A user as the API shows it. The password hash is not part of it: only signing in and
@@ -35,8 +36,6 @@ pub struct NewUser<'a> {
     pub updated_at: NaiveDateTime,
 }
 
-pub use crate::clock::now;
-
 /// Columns an update may change; `None` leaves a column as it is.
 #[derive(AsChangeset, Debug, Default)]
 #[diesel(table_name = users)]
@@ -52,19 +51,15 @@ pub struct UserChanges<'a> {
 
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
-    pub q: Option<String>,
-    pub ids: Option<Vec<i64>>,
+    pub matching: Matching,
     pub email: Option<String>,
     pub name: Option<String>,
     pub active: Option<bool>,
     /// Users holding this role (getManyReference from a role).
     pub role_id: Option<i64>,
-    pub created_at_gte: Option<NaiveDateTime>,
-    pub created_at_lte: Option<NaiveDateTime>,
-    pub updated_at_gte: Option<NaiveDateTime>,
-    pub updated_at_lte: Option<NaiveDateTime>,
-    pub last_login_at_gte: Option<NaiveDateTime>,
-    pub last_login_at_lte: Option<NaiveDateTime>,
+    pub created_at: Within,
+    pub updated_at: Within,
+    pub last_login_at: Within,
 }
 
 #[derive(Debug, Clone, Copy)]

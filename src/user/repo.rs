@@ -5,9 +5,9 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewUser, UserChanges, UserFilter, UserRow, UserSort};
 use crate::db::DbConn;
-use crate::db::paging::{Page, Sort, SortOrder, like_pattern};
+use crate::db::paging::{Page, Sort, equal, listing, matching, sorted, within};
 use crate::db::schema::{roles, user_roles, users};
-use crate::db::sql::{EARLIEST, in_ids, in_page, lower, update_where};
+use crate::db::sql::{EARLIEST, in_ids, in_page, update_where};
 use crate::db::{db_run, insert_all};
 
 pub async fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
@@ -78,27 +78,12 @@ macro_rules! filtered {
     ($filter:expr) => {{
         let filter: &UserFilter = $filter;
         let mut query = users::table.into_boxed();
-        if let Some(q) = filter.q.as_deref().filter(|q| !q.trim().is_empty()) {
-            let pattern = like_pattern(q);
-            query = query.filter(
-                lower(users::email)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(lower(users::name).like(pattern).escape('\\')),
-            );
-        }
-        if let Some(ids) = &filter.ids {
-            query = query.filter(in_ids(users::id, ids));
-        }
-        if let Some(v) = &filter.email {
-            query = query.filter(users::email.eq(v.trim().to_lowercase()));
-        }
-        if let Some(v) = &filter.name {
-            query = query.filter(users::name.eq(v.clone()));
-        }
-        if let Some(v) = filter.active {
-            query = query.filter(users::active.eq(v));
-        }
+        matching!(query, filter.matching, users::id, [users::email, users::name]);
+        equal!(query,
+            users::email => filter.email.as_deref().map(|v| v.trim().to_lowercase()),
+            users::name => filter.name.clone(),
+            users::active => filter.active,
+        );
         if let Some(role_id) = filter.role_id {
             query = query.filter(
                 users::id.eq_any(
@@ -108,69 +93,34 @@ macro_rules! filtered {
                 ),
             );
         }
-        if let Some(v) = filter.created_at_gte {
-            query = query.filter(users::created_at.ge(v));
-        }
-        if let Some(v) = filter.created_at_lte {
-            query = query.filter(users::created_at.le(v));
-        }
-        if let Some(v) = filter.updated_at_gte {
-            query = query.filter(users::updated_at.ge(v));
-        }
-        if let Some(v) = filter.updated_at_lte {
-            query = query.filter(users::updated_at.le(v));
-        }
-        if let Some(v) = filter.last_login_at_gte {
-            query = query.filter(users::last_login_at.ge(v));
-        }
-        if let Some(v) = filter.last_login_at_lte {
-            query = query.filter(users::last_login_at.le(v));
-        }
+        within!(query,
+            users::created_at => filter.created_at,
+            users::updated_at => filter.updated_at,
+            users::last_login_at => filter.last_login_at,
+        );
         query
     }};
 }
 
 /// Orders a boxed users query by `sort`, the id breaking ties.
-macro_rules! sorted {
-    ($query:expr, $sort:expr) => {{
-        let query = $query;
-        let sort: Sort<UserSort> = $sort;
-        match (sort.field, sort.order) {
-            (UserSort::Id, SortOrder::Asc) => query.order(users::id.asc()),
-            (UserSort::Id, SortOrder::Desc) => query.order(users::id.desc()),
-            (UserSort::Email, SortOrder::Asc) => query.order(users::email.asc()),
-            (UserSort::Email, SortOrder::Desc) => query.order(users::email.desc()),
-            (UserSort::Name, SortOrder::Asc) => query.order((users::name.asc(), users::id.asc())),
-            (UserSort::Name, SortOrder::Desc) => {
-                query.order((users::name.desc(), users::id.desc()))
-            }
-            (UserSort::Active, SortOrder::Asc) => {
-                query.order((users::active.asc(), users::id.asc()))
-            }
-            (UserSort::Active, SortOrder::Desc) => {
-                query.order((users::active.desc(), users::id.desc()))
-            }
-            (UserSort::CreatedAt, SortOrder::Asc) => {
-                query.order((users::created_at.asc(), users::id.asc()))
-            }
-            (UserSort::CreatedAt, SortOrder::Desc) => {
-                query.order((users::created_at.desc(), users::id.desc()))
-            }
-            (UserSort::UpdatedAt, SortOrder::Asc) => {
-                query.order((users::updated_at.asc(), users::id.asc()))
-            }
-            (UserSort::UpdatedAt, SortOrder::Desc) => {
-                query.order((users::updated_at.desc(), users::id.desc()))
-            }
-            (UserSort::LastLoginAt, SortOrder::Asc) => {
-                query.order((users::last_login_at.asc(), users::id.asc()))
-            }
-            (UserSort::LastLoginAt, SortOrder::Desc) => {
-                query.order((users::last_login_at.desc(), users::id.desc()))
-            }
-        }
-    }};
+macro_rules! sorted_users {
+    ($query:expr, $sort:expr) => {
+        sorted!($query, $sort, {
+            UserSort::Id => users::id;
+            UserSort::Email => users::email;
+            UserSort::Name => users::name, users::id;
+            UserSort::Active => users::active, users::id;
+            UserSort::CreatedAt => users::created_at, users::id;
+            UserSort::UpdatedAt => users::updated_at, users::id;
+            UserSort::LastLoginAt => users::last_login_at, users::id;
+        })
+    };
 }
+
+listing!(
+    /// The users list (see [`crate::db::paging::Listing`]).
+    Users: UserRow, UserFilter, UserSort
+);
 
 /// A page of users in one statement, a deferred join (see [`in_page`]): the ids of the page
 /// come from the sort column's index alone, then the rows by primary key. Selecting whole
@@ -199,12 +149,12 @@ pub async fn list(
                 users::last_login_at.ge(EARLIEST).or(users::last_login_at.is_null()),
             ),
         };
-        let ids = sorted!(ids, sort).limit(page.limit).offset(page.offset);
+        let ids = sorted_users!(ids, sort).limit(page.limit).offset(page.offset);
         let rows = users::table
             .into_boxed()
             .filter(in_page(users::id, ids))
             .select(UserRow::as_select());
-        sorted!(rows, sort).load(conn).await
+        sorted_users!(rows, sort).load(conn).await
     })
 }
 

@@ -3,10 +3,11 @@
 use scoped_futures::ScopedFutureExt;
 use serde_json::{Value, json};
 
-use super::model::{NewUser, UserChanges, UserRow, now};
+use super::model::{NewUser, UserChanges, UserRow};
 use super::repo;
 use crate::audit::{self, Diff, Entry};
 use crate::auth::{password, repo as auth_repo};
+use crate::clock::now;
 use crate::db::{Database, DbConn};
 use crate::error::{AppError, AppResult, unique_as};
 use crate::request::Actor;

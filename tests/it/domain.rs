@@ -2,8 +2,9 @@
 //! operation, every error code, transactional rollback, guardrails, and the statement count
 //! of a nested list.
 
+use adminql::clock::now;
 use adminql::db::DbConn;
-use adminql::user::model::{NewUser, UserRow, now};
+use adminql::user::model::{NewUser, UserRow};
 use adminql::user::repo as user_repo;
 use serde_json::{Value, json};
 
