@@ -1,0 +1,191 @@
+//! Typed configuration, read from the environment once at start-up and validated there.
+//!
+//! Every variable is optional in embedded (SQLite) mode; `.env.sample` documents each one
+//! with its default, and a test keeps that file and [`KNOWN_VARS`] in step. A bad value
+//! stops start-up with one line naming the variable and the form it expects.
+//!
+//! One loader per concern, each listing the variables it reads: `database` (`DATABASE_*`,
+//! `DB_*`, `REPLICA_*`), `server` (`LISTEN_ADDR`, `HTTP_*`, `SHUTDOWN_GRACE_PERIOD`, CORS,
+//! `TRUSTED_PROXIES`), `graphql` (`GRAPHQL_*`), `auth` (`JWT_*`, token lifetimes, password
+//! length, sign-in limits, `ADMIN_*`), `retention` and `logging`, all through one reader
+//! (`env`). [`Config::from_lookup`] runs them in `.env.sample` order.
+//!
+//! Secrets (`JWT_SECRET`, `ADMIN_PASSWORD`, passwords inside database URLs) are held as
+//! [`SecretString`](secrecy::SecretString) so they never reach a log through `Debug`.
+
+mod auth;
+mod database;
+mod env;
+mod graphql;
+mod logging;
+mod retention;
+mod server;
+
+pub use auth::{AuthConfig, KEY_PAIR_ALGORITHMS};
+pub use database::{DatabaseConfig, DatabaseUrl};
+pub use graphql::GraphqlConfig;
+pub use logging::LogFormat;
+pub use retention::RetentionConfig;
+pub use server::HttpConfig;
+
+use env::Env;
+
+/// Every environment variable adminql reads, in `.env.sample` order.
+pub const KNOWN_VARS: &[&str] = &[
+    "DATABASE_URL",
+    "DATABASE_REPLICA_URLS",
+    "DB_POOL_SIZE",
+    "DB_ACQUIRE_TIMEOUT",
+    "DB_CONNECT_TIMEOUT",
+    "DB_STATEMENT_TIMEOUT",
+    "DB_TLS_MODE",
+    "DB_TLS_CA_FILE",
+    "REPLICA_CHECK_INTERVAL",
+    "REPLICA_MAX_LAG",
+    "REPLICA_GTID_WAIT",
+    "LISTEN_ADDR",
+    "HTTP_BODY_LIMIT",
+    "HTTP_REQUEST_TIMEOUT",
+    "SHUTDOWN_GRACE_PERIOD",
+    "CORS_ALLOWED_ORIGINS",
+    "TRUSTED_PROXIES",
+    "GRAPHQL_MAX_PAGE_SIZE",
+    "GRAPHQL_COUNT_CACHE_TTL",
+    "GRAPHQL_MAX_DEPTH",
+    "GRAPHQL_MAX_COMPLEXITY",
+    "GRAPHQL_MAX_FIELDS",
+    "GRAPHQL_MAX_ROOT_FIELDS",
+    "GRAPHQL_PUBLIC_INTROSPECTION",
+    "JWT_SECRET",
+    "JWT_PRIVATE_KEY_FILE",
+    "JWT_PUBLIC_KEY_FILE",
+    "JWT_ALGORITHM",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "ACCESS_TOKEN_TTL",
+    "REFRESH_TOKEN_TTL",
+    "PASSWORD_MIN_LENGTH",
+    "LOGIN_RATE_LIMIT_PER_IP",
+    "LOGIN_RATE_LIMIT_PER_ACCOUNT",
+    "ADMIN_EMAIL",
+    "ADMIN_PASSWORD",
+    "AUDIT_LOG_RETENTION",
+    "REFRESH_TOKEN_RETENTION",
+    "RETENTION_INTERVAL",
+    "RETENTION_BATCH_SIZE",
+    "LOG_FORMAT",
+    "RUST_LOG",
+];
+
+/// A configuration value that cannot be used; displays as `VAR: reason`.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            var,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub graphql: GraphqlConfig,
+    pub auth: AuthConfig,
+    pub retention: RetentionConfig,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can pass a map instead of the environment.
+    /// Empty values count as unset.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String> + 'static,
+    ) -> Result<Self, ConfigError> {
+        Self::load(&Env::new(lookup))
+    }
+
+    /// Every loader, in `.env.sample` order; the first refusal stops the start.
+    fn load(env: &Env) -> Result<Self, ConfigError> {
+        let database = database::load(env)?;
+        Ok(Config {
+            http: server::load(env)?,
+            graphql: graphql::load(env)?,
+            auth: auth::load(env, database.primary.is_mysql())?,
+            retention: retention::load(env)?,
+            log_format: logging::load(env)?,
+            database,
+        })
+    }
+
+    /// Embedded mode: the primary is a SQLite file.
+    pub fn is_embedded(&self) -> bool {
+        !self.database.primary.is_mysql()
+    }
+
+    /// Whether anonymous clients may introspect; embedded mode defaults to yes.
+    pub fn public_introspection(&self) -> bool {
+        self.graphql
+            .public_introspection
+            .unwrap_or_else(|| self.is_embedded())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    /// The configuration `vars` make, with nothing else set.
+    pub(super) fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(move |k| map.get(k).cloned())
+    }
+
+    /// The refusal `vars` make.
+    pub(super) fn error(vars: &[(&str, &str)]) -> String {
+        config(vars)
+            .expect_err("config should be refused")
+            .to_string()
+    }
+
+    pub(super) const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_are_embedded() {
+        let c = config(&[]).unwrap();
+        assert!(c.is_embedded());
+        assert!(c.public_introspection());
+        assert_eq!(c.http.listen_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.database.acquire_timeout, Duration::from_secs(1));
+        assert_eq!(c.http.body_limit, 1024 * 1024);
+    }
+
+    #[test]
+    fn env_sample_lists_every_known_var() {
+        let sample = include_str!("../../.env.sample");
+        let listed: Vec<&str> = sample
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains('='))
+            .filter_map(|l| l.split('=').next())
+            .collect();
+        assert_eq!(listed, KNOWN_VARS, ".env.sample and KNOWN_VARS differ");
+    }
+}
