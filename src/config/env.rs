@@ -2,7 +2,12 @@
 //! tests) where an empty value counts as unset, and the typed parsers that turn a value into a
 //! duration, a number, a boolean, a size, origins or networks, each failing with a
 //! [`ConfigError`] that names the variable and the form it expects.
+//!
+//! The reader records every variable it is asked for: that record is the list of variables
+//! adminql reads (`super::known_vars`), so a loader asks for each of its variables on every
+//! run, whatever the values of the others.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use super::ConfigError;
@@ -12,6 +17,7 @@ type Lookup = Box<dyn Fn(&str) -> Option<String>>;
 /// The environment as the loaders see it.
 pub(super) struct Env {
     lookup: Lookup,
+    read: RefCell<Vec<&'static str>>,
 }
 
 impl Env {
@@ -19,10 +25,27 @@ impl Env {
     pub(super) fn new(lookup: impl Fn(&str) -> Option<String> + 'static) -> Self {
         Self {
             lookup: Box::new(move |k| lookup(k).filter(|v| !v.trim().is_empty())),
+            read: RefCell::new(Vec::new()),
         }
     }
 
+    /// Every variable asked for so far, once each, in the order first asked.
+    pub(super) fn read(&self) -> Vec<&'static str> {
+        self.read.borrow().clone()
+    }
+
     pub(super) fn get(&self, var: &'static str) -> Option<String> {
+        let mut read = self.read.borrow_mut();
+        if !read.contains(&var) {
+            read.push(var);
+        }
+        drop(read);
+        (self.lookup)(var)
+    }
+
+    /// A variable adminql no longer reads, looked at only to refuse a value that would now be
+    /// ignored. Not recorded: it is not one of the variables adminql reads.
+    pub(super) fn retired(&self, var: &'static str) -> Option<String> {
         (self.lookup)(var)
     }
 
@@ -136,6 +159,16 @@ fn parse_bytes(raw: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_each_variable_asked_for_once_in_order() {
+        let env = Env::new(|k| (k == "B").then(|| "  ".to_owned()));
+        assert_eq!(env.get("B"), None, "blank counts as unset");
+        assert_eq!(env.retired("C"), None);
+        env.get("A");
+        env.get("B");
+        assert_eq!(env.read(), ["B", "A"], "retired variables are not recorded");
+    }
 
     #[test]
     fn sizes() {

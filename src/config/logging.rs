@@ -1,6 +1,6 @@
 //! How the log is written (see `telemetry`).
 //!
-//! Reads `LOG_FORMAT`.
+//! Reads `LOG_FORMAT` and `RUST_LOG`.
 
 use super::ConfigError;
 use super::env::Env;
@@ -11,15 +11,29 @@ pub enum LogFormat {
     Json,
 }
 
-pub(super) fn load(env: &Env) -> Result<LogFormat, ConfigError> {
-    match env.get("LOG_FORMAT").as_deref() {
-        None | Some("pretty") => Ok(LogFormat::Pretty),
-        Some("json") => Ok(LogFormat::Json),
-        Some(other) => Err(ConfigError::new(
-            "LOG_FORMAT",
-            format!("'{other}' is not one of: pretty, json"),
-        )),
-    }
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// `RUST_LOG`: which events are written, as `tracing_subscriber::EnvFilter` directives;
+    /// unset (or not directives): `info`.
+    pub filter: Option<String>,
+}
+
+pub(super) fn load(env: &Env) -> Result<LogConfig, ConfigError> {
+    let format = match env.get("LOG_FORMAT").as_deref() {
+        None | Some("pretty") => LogFormat::Pretty,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "LOG_FORMAT",
+                format!("'{other}' is not one of: pretty, json"),
+            ));
+        }
+    };
+    Ok(LogConfig {
+        format,
+        filter: env.get("RUST_LOG"),
+    })
 }
 
 #[cfg(test)]

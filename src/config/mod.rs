@@ -1,8 +1,8 @@
 //! Typed configuration, read from the environment once at start-up and validated there.
 //!
 //! Every variable is optional in embedded (SQLite) mode; `.env.sample` documents each one
-//! with its default, and a test keeps that file and [`KNOWN_VARS`] in step. A bad value
-//! stops start-up with one line naming the variable and the form it expects.
+//! with its default, and a test keeps that file and [`known_vars`] (what the loaders read) in
+//! step. A bad value stops start-up with one line naming the variable and the form it expects.
 //!
 //! One loader per concern, each listing the variables it reads: `database` (`DATABASE_*`,
 //! `DB_*`, `REPLICA_*`), `server` (`LISTEN_ADDR`, `HTTP_*`, `SHUTDOWN_GRACE_PERIOD`, CORS,
@@ -24,7 +24,7 @@ mod server;
 pub use auth::{AuthConfig, KEY_PAIR_ALGORITHMS};
 pub use database::{DatabaseConfig, DatabaseUrl};
 pub use graphql::GraphqlConfig;
-pub use logging::LogFormat;
+pub use logging::{LogConfig, LogFormat};
 pub use retention::RetentionConfig;
 pub use server::HttpConfig;
 
@@ -101,7 +101,7 @@ pub struct Config {
     pub graphql: GraphqlConfig,
     pub auth: AuthConfig,
     pub retention: RetentionConfig,
-    pub log_format: LogFormat,
+    pub log: LogConfig,
 }
 
 impl Config {
@@ -126,7 +126,7 @@ impl Config {
             graphql: graphql::load(env)?,
             auth: auth::load(env, database.primary.is_mysql())?,
             retention: retention::load(env)?,
-            log_format: logging::load(env)?,
+            log: logging::load(env)?,
             database,
         })
     }
@@ -142,6 +142,16 @@ impl Config {
             .public_introspection
             .unwrap_or_else(|| self.is_embedded())
     }
+}
+
+/// Every environment variable adminql reads, in the order the loaders read it (the order of
+/// `.env.sample`): the record of a run over an empty environment. Every loader asks for all of
+/// its variables on every run, and the defaults are a valid configuration, so the run reaches
+/// every loader's end.
+pub fn known_vars() -> Vec<&'static str> {
+    let env = Env::new(|_| None);
+    Config::load(&env).expect("the defaults are a valid configuration");
+    env.read()
 }
 
 #[cfg(test)]
@@ -176,6 +186,11 @@ mod tests {
         assert_eq!(c.http.listen_addr.to_string(), "0.0.0.0:8080");
         assert_eq!(c.database.acquire_timeout, Duration::from_secs(1));
         assert_eq!(c.http.body_limit, 1024 * 1024);
+    }
+
+    #[test]
+    fn the_loaders_read_what_was_listed_by_hand() {
+        assert_eq!(known_vars(), KNOWN_VARS);
     }
 
     #[test]

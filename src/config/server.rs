@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::ConfigError;
-use super::env::Env;
+use super::env::{Env, boolean};
 
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
@@ -41,9 +41,10 @@ pub(super) fn load(env: &Env) -> Result<HttpConfig, ConfigError> {
     // Replaced by TRUSTED_PROXIES: "true" meant believing the left-most entry, which the
     // client writes. Refused rather than ignored, so a deployment that relied on it
     // learns at start that per-IP limits would otherwise count its proxy's address.
-    if env.boolean("TRUST_FORWARDED_FOR")? == Some(true) {
+    const RETIRED: &str = "TRUST_FORWARDED_FOR";
+    if boolean(RETIRED, env.retired(RETIRED))? == Some(true) {
         return Err(ConfigError::new(
-            "TRUST_FORWARDED_FOR",
+            RETIRED,
             "no longer read: list your proxies' addresses in TRUSTED_PROXIES (CIDRs, e.g. 10.0.0.0/8) instead",
         ));
     }
