@@ -21,7 +21,7 @@ mod logging;
 mod retention;
 mod server;
 
-pub use auth::{AuthConfig, KEY_PAIR_ALGORITHMS};
+pub use auth::{AuthConfig, JwtAlgorithm};
 pub use database::{DatabaseConfig, DatabaseUrl};
 pub use graphql::GraphqlConfig;
 pub use logging::{LogConfig, LogFormat};
