@@ -125,7 +125,7 @@ fn tune_malloc() {
 
 async fn run(command: Command) -> Result<(), Failure> {
     let config = Config::from_env().map_err(usage)?;
-    telemetry::init(config.log_format);
+    telemetry::init(&config.log);
     match command {
         Command::Migrate { allow_primary_down } => {
             let schema = if allow_primary_down {

@@ -3,15 +3,19 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+use crate::config::{LogConfig, LogFormat};
 
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init(log: &LogConfig) {
+    let filter = log
+        .filter
+        .as_deref()
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     // try_init: a second call (tests) keeps the first subscriber.
-    let _ = match format {
+    let _ = match log.format {
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

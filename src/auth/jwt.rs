@@ -10,6 +10,8 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::config::JwtAlgorithm;
+
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: u64 = 30;
 
@@ -65,7 +67,7 @@ impl JwtKeys {
 
     /// Asymmetric keys from PEM text; `algorithm` is RS256, ES256 or EdDSA.
     pub fn pem(
-        algorithm: &str,
+        algorithm: JwtAlgorithm,
         private_pem: &[u8],
         public_pem: &[u8],
         issuer: &str,
@@ -74,28 +76,27 @@ impl JwtKeys {
     ) -> Result<Self, String> {
         let bad = |what: &str, e: jsonwebtoken::errors::Error| format!("{what}: {e}");
         let (alg, encoding, decoding) = match algorithm {
-            "RS256" => (
+            JwtAlgorithm::RS256 => (
                 Algorithm::RS256,
                 EncodingKey::from_rsa_pem(private_pem)
                     .map_err(|e| bad("JWT_PRIVATE_KEY_FILE", e))?,
                 DecodingKey::from_rsa_pem(public_pem).map_err(|e| bad("JWT_PUBLIC_KEY_FILE", e))?,
             ),
-            "ES256" => (
+            JwtAlgorithm::ES256 => (
                 Algorithm::ES256,
                 EncodingKey::from_ec_pem(private_pem)
                     .map_err(|e| bad("JWT_PRIVATE_KEY_FILE", e))?,
                 DecodingKey::from_ec_pem(public_pem).map_err(|e| bad("JWT_PUBLIC_KEY_FILE", e))?,
             ),
-            "EdDSA" => (
+            JwtAlgorithm::EdDSA => (
                 Algorithm::EdDSA,
                 EncodingKey::from_ed_pem(private_pem)
                     .map_err(|e| bad("JWT_PRIVATE_KEY_FILE", e))?,
                 DecodingKey::from_ed_pem(public_pem).map_err(|e| bad("JWT_PUBLIC_KEY_FILE", e))?,
             ),
-            other => {
-                return Err(format!(
-                    "JWT_ALGORITHM: '{other}' is not one of RS256, ES256, EdDSA"
-                ));
+            // The configuration refuses HS256 beside a key pair.
+            JwtAlgorithm::HS256 => {
+                return Err("JWT_ALGORITHM: HS256 signs with JWT_SECRET, not a key pair".into());
             }
         };
         Ok(Self::new(alg, encoding, decoding, issuer, audience, ttl))

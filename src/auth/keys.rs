@@ -23,9 +23,8 @@ pub async fn load(config: &Config, db: &Database) -> anyhow::Result<JwtKeys> {
                 "JWT_SECRET is ignored: the key pair in JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE signs tokens"
             );
         }
-        let algorithm = auth.jwt_algorithm.as_deref().unwrap_or("RS256");
         return JwtKeys::pem(
-            algorithm,
+            auth.jwt_algorithm,
             &read("JWT_PRIVATE_KEY_FILE", private)?,
             &read("JWT_PUBLIC_KEY_FILE", public)?,
             &auth.issuer,
