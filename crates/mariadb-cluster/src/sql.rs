@@ -79,10 +79,12 @@ impl Server {
         )
     }
 
-    /// Creates a database and an account of the same name for it ([`Server::create_app_user`]).
+    /// Creates a database and an account of the same name for it ([`Server::create_app_user`]),
+    /// in one client run (every test makes one).
     pub fn create_app_database(&self, name: &str) -> Result<()> {
-        self.sql(&format!("CREATE DATABASE {name}"))?;
-        self.create_app_user(name, name)
+        let user = self.app_user_sql(name, name);
+        self.sql(&format!("CREATE DATABASE {name}; {user}"))
+            .map(|_| ())
     }
 
     /// Creates the account `user`, from 127.0.0.1 with the cluster's password, with the
@@ -90,14 +92,17 @@ impl Server {
     /// `read_only` (no `SUPER`, no `READ_ONLY ADMIN`), so a replica refuses its writes. Made
     /// on the primary, it replicates.
     pub fn create_app_user(&self, user: &str, database: &str) -> Result<()> {
-        self.sql(&format!(
+        self.sql(&self.app_user_sql(user, database)).map(|_| ())
+    }
+
+    fn app_user_sql(&self, user: &str, database: &str) -> String {
+        format!(
             "CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}';
              GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, REFERENCES,
                    CREATE TEMPORARY TABLES, LOCK TABLES ON {database}.* TO '{user}'@'127.0.0.1';
              GRANT SLAVE MONITOR, BINLOG MONITOR ON *.* TO '{user}'@'127.0.0.1';",
             password = self.password
-        ))
-        .map(|_| ())
+        )
     }
 
     /// What the account `user` has run on this server.
