@@ -1,7 +1,7 @@
 //! What the database servers say about a run: statements per account (MariaDB `userstat`),
 //! prepared-statement counters, and the general log of single requests.
 
-use crate::cluster::{Cluster, Server};
+use crate::cluster::{Cluster, Server, replica};
 
 /// Counters of one account, summed over the primary and the replica.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
@@ -45,22 +45,19 @@ impl Counters {
 }
 
 fn user_statements(server: &Server, user: &str) -> anyhow::Result<u64> {
-    server.number(&format!(
-        "SELECT COALESCE(SUM(SELECT_COMMANDS + UPDATE_COMMANDS + OTHER_COMMANDS), 0)
-         FROM information_schema.USER_STATISTICS WHERE USER = '{user}'"
-    ))
+    Ok(server.user_stats(user)?.statements())
 }
 
 fn global_status(server: &Server, name: &str) -> anyhow::Result<u64> {
-    server.number(&format!(
+    Ok(server.number(&format!(
         "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = '{name}'"
-    ))
+    ))?)
 }
 
 /// Statement counters of `user` on both servers.
 pub fn counters(cluster: &Cluster, user: &str) -> anyhow::Result<Counters> {
     let primary_statements = user_statements(&cluster.primary, user)?;
-    let replica_statements = user_statements(&cluster.replica, user)?;
+    let replica_statements = user_statements(replica(cluster), user)?;
     let mut out = Counters {
         statements: primary_statements + replica_statements,
         primary_statements,
@@ -84,7 +81,7 @@ pub struct PreparedCount {
 pub fn prepared_count(cluster: &Cluster) -> anyhow::Result<PreparedCount> {
     Ok(PreparedCount {
         primary: global_status(&cluster.primary, "PREPARED_STMT_COUNT")?,
-        replica: global_status(&cluster.replica, "PREPARED_STMT_COUNT")?,
+        replica: global_status(replica(cluster), "PREPARED_STMT_COUNT")?,
     })
 }
 
@@ -205,8 +202,7 @@ pub fn explain(cluster: &Cluster, statements: &[(String, String)]) -> anyhow::Re
     statements
         .iter()
         .map(|(label, sql)| {
-            let plan = cluster
-                .replica
+            let plan = replica(cluster)
                 .sql(&format!("USE {}; EXPLAIN {sql}", crate::cluster::DATABASE))?;
             // Keep the columns that tell the story (id, select_type, table, type, key, rows, Extra).
             let plan = plan

@@ -29,7 +29,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Row, Statement, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::cluster::{Cluster, DIRECT_USER};
+use crate::cluster::{Cluster, DIRECT_USER, replica, url};
 use crate::load::Client;
 use crate::scenario::{Op, PAGES, Scenario};
 use crate::seed::Dataset;
@@ -180,8 +180,8 @@ pub struct Pools {
 impl Pools {
     pub fn new(cluster: &Cluster, size: usize) -> anyhow::Result<Pools> {
         Ok(Pools {
-            primary: Arc::new(Pool::new(&cluster.primary.url(DIRECT_USER), size, false)?),
-            replica: Arc::new(Pool::new(&cluster.replica.url(DIRECT_USER), size, true)?),
+            primary: Arc::new(Pool::new(&url(&cluster.primary, DIRECT_USER), size, false)?),
+            replica: Arc::new(Pool::new(&url(replica(cluster), DIRECT_USER), size, true)?),
         })
     }
 

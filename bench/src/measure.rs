@@ -35,7 +35,6 @@ fn counters(env: &Env, user: &str) -> anyhow::Result<Counters> {
         db_cpu: env
             .cluster
             .servers()
-            .iter()
             .filter_map(|s| s.pid().and_then(procfs::cpu_seconds))
             .sum(),
         loadgen_cpu: procfs::own_cpu_seconds(),

@@ -10,7 +10,7 @@ use hyper::header::HeaderValue;
 use serde_json::json;
 
 use crate::Args;
-use crate::cluster::Cluster;
+use crate::cluster::{self, Cluster};
 use crate::dbstats;
 use crate::direct::{Direct, Pools};
 use crate::load::{self, Sample};
@@ -81,7 +81,7 @@ async fn run(
     work: &Path,
     started: Instant,
 ) -> anyhow::Result<bool> {
-    let cluster = Cluster::start(work)?;
+    let cluster = cluster::start(work)?;
     let server = Server::start(
         &build.binary,
         &cluster,
@@ -115,7 +115,7 @@ async fn run(
         eprintln!(
             "bench: pausing {}s; primary socket {}",
             args.pause,
-            work.join("primary/mysqld.sock").display()
+            env.cluster.primary.socket().display()
         );
         tokio::time::sleep(Duration::from_secs_f64(args.pause)).await;
     }
@@ -196,7 +196,8 @@ async fn run(
         ..
     } = env;
     server.stop();
-    cluster.stop();
+    // Kills both servers and removes their files.
+    drop(cluster);
     Ok(failures == 0)
 }
 
@@ -211,7 +212,10 @@ async fn wait_in_rotation(
         .server
         .wait_in_rotation(Duration::from_secs(90))
         .await
-        .with_context(|| format!("replica: {}", env.cluster.replication_status()))?;
+        .with_context(|| {
+            let status = cluster::replica(&env.cluster).replication_status();
+            format!("replica: {status}")
+        })?;
     if waited > Duration::from_millis(300) {
         eprintln!(
             "bench: waited {:.1}s for the replica to return to adminql's rotation ({before})",

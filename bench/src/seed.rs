@@ -12,7 +12,7 @@ use anyhow::Context;
 use hyper::header::HeaderValue;
 use serde_json::json;
 
-use crate::cluster::{Cluster, DATABASE};
+use crate::cluster::{Cluster, DATABASE, replica};
 use crate::scenario::graphql;
 
 /// Password of every seeded user.
@@ -186,17 +186,14 @@ pub async fn seed(
     }
     sql.push_str("ANALYZE TABLE users, roles, user_roles, role_permissions, permissions;\n");
     cluster.primary.script(&sql).context("seeding user_roles")?;
-    cluster.wait_for_replica(std::time::Duration::from_secs(120))?;
+    cluster.wait_for_replicas(std::time::Duration::from_secs(120))?;
 
-    let total_users = cluster
-        .replica
-        .number(&format!("SELECT COUNT(*) FROM {DATABASE}.users"))? as i64;
+    let total_users =
+        replica(cluster).number(&format!("SELECT COUNT(*) FROM {DATABASE}.users"))? as i64;
     eprintln!(
         "bench: seeded {total_users} users, {} roles, {} user_roles in {:.1}s",
         role_ids.len(),
-        cluster
-            .replica
-            .number(&format!("SELECT COUNT(*) FROM {DATABASE}.user_roles"))?,
+        replica(cluster).number(&format!("SELECT COUNT(*) FROM {DATABASE}.user_roles"))?,
         started.elapsed().as_secs_f64()
     );
     let admin_id = cluster.primary.number(&format!(

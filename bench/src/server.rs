@@ -9,8 +9,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use mariadb_cluster::Port;
 
-use crate::cluster::{APP_USER, Cluster, free_port};
+use crate::cluster::{APP_USER, Cluster, replica, url};
 use crate::http::Connection;
 
 /// The bootstrap admin adminql creates on first start; its token drives scenarios 1-3 and 5.
@@ -117,6 +118,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub pid: u32,
     watchdog: Option<(Child, ChildStdin)>,
+    /// Holds `addr`'s port for adminql (no other process is handed it).
+    _port: Port,
 }
 
 impl Server {
@@ -128,7 +131,8 @@ impl Server {
         extra_env: &[String],
         log: &Path,
     ) -> anyhow::Result<Server> {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let port = Port::reserve()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port.number()));
         let log_file = std::fs::File::create(log)?;
         let mut child = Command::new("sh")
             .arg("-c")
@@ -137,8 +141,8 @@ impl Server {
             .arg("sh")
             .arg(binary)
             .arg("serve")
-            .env("DATABASE_URL", cluster.primary.url(APP_USER))
-            .env("DATABASE_REPLICA_URLS", cluster.replica.url(APP_USER))
+            .env("DATABASE_URL", url(&cluster.primary, APP_USER))
+            .env("DATABASE_REPLICA_URLS", url(replica(cluster), APP_USER))
             .env("DB_POOL_SIZE", pool_size.to_string())
             .env("JWT_SECRET", "adminql-bench-secret-0123456789abcdefghijklmnop")
             .env("ADMIN_EMAIL", ADMIN_EMAIL)
@@ -168,6 +172,7 @@ impl Server {
             addr,
             pid,
             watchdog: Some((child, stdin)),
+            _port: port,
         };
         server.wait_ready(Duration::from_secs(60), log).await?;
         Ok(server)

@@ -8,7 +8,7 @@ use adminql::user::model::{NewUser, UserRow};
 use adminql::user::repo as user_repo;
 use serde_json::{Value, json};
 
-use crate::support::mariadb::cluster;
+use crate::support::mariadb::{Counts, cluster};
 use crate::support::{ADMIN_EMAIL, Backend, TestApp};
 
 fn code(body: &Value) -> &str {

@@ -7,7 +7,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 
-use crate::support::mariadb::cluster;
+use crate::support::mariadb::{Counts, cluster};
 use crate::support::{Backend, TestApp};
 
 #[derive(diesel::QueryableByName)]

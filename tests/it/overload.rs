@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::mariadb::cluster;
+use crate::support::mariadb::{Counts, cluster};
 use crate::support::process::Process;
 use crate::support::{JWT_SECRET, TestApp};
 

@@ -10,7 +10,7 @@ use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
-use crate::support::mariadb::cluster;
+use crate::support::mariadb::{Counts, cluster};
 use crate::support::sql::db_run;
 use crate::support::{Backend, TestApp};
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::mariadb::{Cluster, cluster};
+use crate::support::mariadb::{Cluster, Counts, cluster};
 use crate::support::process::Process;
 use crate::support::proxy::FaultProxy;
 use crate::support::{ADMIN_EMAIL, TestApp};

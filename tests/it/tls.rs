@@ -17,7 +17,7 @@ use rcgen::{
 use serde_json::json;
 
 use crate::support::TestApp;
-use crate::support::mariadb::{self, Cluster, Server, tls_args};
+use crate::support::mariadb::{self, Builder, Cluster, Server};
 
 /// A test CA, and the PEM files of the certificates it issues, in a temporary directory.
 struct Pki {
@@ -45,8 +45,8 @@ impl Pki {
     }
 
     /// Issues a server certificate for `names` (DNS names or IP addresses); returns the
-    /// `mariadbd` options that serve it.
-    fn server_args(&self, label: &str, names: &[&str]) -> Vec<String> {
+    /// tests' MariaDB servers, offering it.
+    fn servers(&self, label: &str, names: &[&str]) -> Builder {
         let key = KeyPair::generate().expect("key");
         let mut params =
             CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
@@ -58,7 +58,7 @@ impl Pki {
         let path = |ext: &str| -> PathBuf { self.dir.path().join(format!("{label}.{ext}")) };
         std::fs::write(path("crt"), cert.pem()).expect("write certificate");
         std::fs::write(path("key"), key.serialize_pem()).expect("write key");
-        tls_args(&path("crt"), &path("key"))
+        mariadb::builder().tls(&path("crt"), &path("key"))
     }
 }
 
@@ -71,8 +71,10 @@ fn pki() -> &'static Pki {
 fn elsewhere() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let args = pki().server_args("elsewhere", &["db.elsewhere.test"]);
-        let server = Server::standalone("elsewhere", &args).expect("TLS server starts");
+        let server = pki()
+            .servers("elsewhere", &["db.elsewhere.test"])
+            .start_standalone("elsewhere")
+            .expect("TLS server starts");
         server
             .create_app_database("tls_elsewhere")
             .expect("app user");
@@ -160,9 +162,9 @@ fn migrate_refused(env: &[(&str, &str)]) -> String {
 /// own pool), the replica monitor's probes and the migration run (counted by the servers).
 #[tokio::test(flavor = "multi_thread")]
 async fn required_and_verify_identity_encrypt_every_session_on_primary_and_replica() {
-    let args = pki().server_args("cluster", &["127.0.0.1", "localhost"]);
+    let servers = pki().servers("cluster", &["127.0.0.1", "localhost"]);
     let cluster = Arc::new(
-        tokio::task::spawn_blocking(move || Cluster::private_with(&args))
+        tokio::task::spawn_blocking(move || Cluster::start(servers))
             .await
             .expect("cluster"),
     );

@@ -18,6 +18,8 @@ use adminql::db::migrate;
 use adminql::{AppState, build_app, http};
 use serde_json::{Value, json};
 
+use mariadb::Counts;
+
 pub const JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789";
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
