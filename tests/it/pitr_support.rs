@@ -53,6 +53,17 @@ pub(crate) struct Archiver(Option<Child>);
 
 impl Archiver {
     pub(crate) fn start(user: &str, port: u16, dir: &Path, metrics: &Path) -> Archiver {
+        Archiver::start_with(user, port, dir, metrics, &[])
+    }
+
+    /// With more options (e.g. the local retention's); the log goes to `dir` + `.log`.
+    pub(crate) fn start_with(
+        user: &str,
+        port: u16,
+        dir: &Path,
+        metrics: &Path,
+        extra: &[&str],
+    ) -> Archiver {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -72,6 +83,7 @@ impl Archiver {
             .arg(dir)
             .arg("--metrics-file")
             .arg(metrics)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .process_group(0)
@@ -155,9 +167,12 @@ pub(crate) fn assert_complete_files_match(primary: &Server, dir: &Path) {
 }
 
 pub(crate) fn metric(metrics: &Path, name: &str) -> Option<f64> {
-    std::fs::read_to_string(metrics)
-        .ok()?
-        .lines()
+    metric_value(&std::fs::read_to_string(metrics).ok()?, name)
+}
+
+/// The value of an unlabelled series in a Prometheus text exposition.
+pub(crate) fn metric_value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} "))?.parse().ok())
 }
 
