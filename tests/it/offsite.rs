@@ -10,7 +10,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::pitr_support::{
-    Archiver, backup, caught_up, ids, insert, restore, script, source_database, text, wait_for,
+    Archiver, backup, binlog_files, caught_up, ids, insert, restore, script, source_database, text,
+    wait_for,
 };
 use crate::support::mariadb::cluster;
 
@@ -121,6 +122,11 @@ fn dumps_and_binlogs_go_to_object_storage_and_restore_from_it() {
         caught_up(primary, &archive).then_some(())
     });
 
+    // A complete file before the dump's: it is made 40 days old below, and retention removes it.
+    primary.sql("FLUSH BINARY LOGS").unwrap();
+    wait_for("the archiver to catch up", Duration::from_secs(60), || {
+        caught_up(primary, &archive).then_some(())
+    });
     // Two dumps: this one, and one 40 days old that retention removes.
     let dump_name = format!("{db}-20990101T000000Z.sql.gz");
     backup(&user, primary.port, &db, &backups.join(&dump_name));
@@ -141,6 +147,20 @@ fn dumps_and_binlogs_go_to_object_storage_and_restore_from_it() {
         || caught_up(primary, &archive).then_some(()),
     );
     archiver.kill("-TERM");
+    // rclone keeps a file's modification time on the object: the oldest archived binlog is 40 days
+    // old in the bucket too, older than the retention (30 days) plus the day binlogs are kept longer.
+    let archived = binlog_files(&archive);
+    let (oldest, newest) = (
+        archived.first().unwrap().0.clone(),
+        archived.last().unwrap().0.clone(),
+    );
+    assert_ne!(oldest, newest, "{archived:?}");
+    let touched = Command::new("touch")
+        .args(["-d", "40 days ago"])
+        .arg(archive.join(&oldest))
+        .status()
+        .unwrap();
+    assert!(touched.success());
 
     ok(
         store.offsite(&["push-dumps", backups.to_str().unwrap()]),
@@ -153,7 +173,7 @@ fn dumps_and_binlogs_go_to_object_storage_and_restore_from_it() {
     let listing = ok(store.offsite(&["list"]), "list");
     assert!(listing.contains(&format!("dumps/{dump_name}")), "{listing}");
     assert!(listing.contains(&format!("dumps/{old_name}")), "{listing}");
-    assert!(listing.contains("binlogs/"), "{listing}");
+    assert!(listing.contains(&format!("binlogs/{oldest}")), "{listing}");
     assert!(listing.contains("binlogs-partial/"), "{listing}");
     assert_eq!(
         store.encryption_of(&format!("prod/adminql/dumps/{dump_name}")),
@@ -169,6 +189,14 @@ fn dumps_and_binlogs_go_to_object_storage_and_restore_from_it() {
     assert!(
         listing.contains(&dump_name),
         "retention removed the new dump: {listing}"
+    );
+    assert!(
+        !listing.contains(&format!("binlogs/{oldest}")),
+        "retention kept the 40-day-old binlog {oldest}: {listing}"
+    );
+    assert!(
+        listing.contains(&format!("binlogs/{newest}")),
+        "retention removed the recent binlog {newest}: {listing}"
     );
 
     // Everything from the bucket alone: the newest dump and the archive, then the restore.
