@@ -45,6 +45,7 @@ EXTERNAL = {
     "up",
     "kube_cronjob_created",
     "kube_cronjob_status_last_successful_time",
+    "kube_deployment_spec_replicas",
     "kube_job_failed",
     "kube_job_status_start_time",
     "kubelet_volume_stats_available_bytes",
