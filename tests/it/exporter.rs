@@ -1,8 +1,17 @@
-//! The database tier's metrics are real: Debian's `prometheus-mysqld-exporter`, run against a
-//! test primary and replica with the account `initdb-exporter.sh` (manifests/mariadb-configmap.yaml)
-//! creates and the collector flags of the sidecar, exports every `mysql_*` series that an alert
-//! (manifests/monitoring/*.yaml) or the dashboard (manifests/monitoring/dashboards/*.json) names,
-//! and its replication gauges follow the replica's threads.
+//! The database tier's metrics are real: mysqld-exporter, run against a test primary and replica
+//! with the account `initdb-exporter.sh` (manifests/mariadb-configmap.yaml) creates and the
+//! sidecar's own command line (the `exporter` container of both StatefulSets: every argument and
+//! its password variable, `MYSQLD_EXPORTER_PASSWORD`), exports every `mysql_*` series that an
+//! alert (manifests/monitoring/*.yaml) or the dashboard (manifests/monitoring/dashboards/*.json)
+//! names, and its replication gauges follow the replica's threads.
+//!
+//! The binary is Debian's `prometheus-mysqld-exporter` 0.17.2 (from Debian 13, unpacked by
+//! `scripts/check-monitoring --install-tools`), the upstream version of the sidecar image, which
+//! the test checks. Two arguments are changed, both addresses: `--mysqld.address` gets the test
+//! server's port instead of 3306, `--web.listen-address` a free loopback port instead of `:9104`.
+//! Not verified here: the image itself (quay.io's build of v0.17.2, not Debian's build of the same
+//! source), that the pod reaches MariaDB on its loopback, and that the Secret key reaches the
+//! variable (scripts/check-deploy checks that the key exists).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -77,24 +86,70 @@ docker_process_sql() { cat; }
     server.sql(&sql).expect("the exporter account's SQL");
 }
 
-/// The `--collect.*` flags of the sidecar, the same in both StatefulSets.
-fn sidecar_collect_flags() -> Vec<String> {
-    let flags = |file: &str| -> Vec<String> {
-        std::fs::read_to_string(repo().join("manifests").join(file))
-            .expect("read StatefulSet")
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("- "))
-            .filter(|a| a.starts_with("--collect."))
-            .map(str::to_owned)
-            .collect()
-    };
-    let primary = flags("mariadb-primary.yaml");
-    assert_eq!(
-        primary,
-        flags("mariadb-replica.yaml"),
-        "sidecar flags differ"
+/// The `exporter` container of a StatefulSet's pod, as JSON, read with PyYAML (scripts/test
+/// installs it).
+fn exporter_container(file: &str) -> serde_json::Value {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import json, sys, yaml\n\
+             sts = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d['kind'] == 'StatefulSet'][0]\n\
+             print(json.dumps([c for c in sts['spec']['template']['spec']['containers'] if c['name'] == 'exporter'][0]))",
+        )
+        .arg(repo().join("manifests").join(file))
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// The sidecar's image, arguments and environment variable names, the same in both StatefulSets.
+fn sidecar() -> (String, Vec<String>, Vec<String>) {
+    let read = |file: &str| {
+        let c = exporter_container(file);
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|s| {
+                            s["name"]
+                                .as_str()
+                                .map_or_else(|| s.as_str().unwrap().to_owned(), str::to_owned)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        (
+            c["image"].as_str().unwrap().to_owned(),
+            strings(&c["args"]),
+            strings(&c["env"]),
+        )
+    };
+    let primary = read("mariadb-primary.yaml");
+    assert_eq!(primary, read("mariadb-replica.yaml"), "the sidecars differ");
     primary
+}
+
+/// The upstream version the binary reports (`mysqld_exporter, version 0.17.2 ...`).
+fn exporter_version() -> String {
+    let out = Command::new(exporter_binary())
+        .arg("--version")
+        .output()
+        .expect("run the exporter");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.split_once("version ")
+        .and_then(|(_, v)| v.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no version in {text}"))
+        .to_owned()
 }
 
 /// Every `mysql_*` metric name the monitoring files use.
@@ -137,16 +192,32 @@ struct Exporter {
 impl Exporter {
     fn start(server: &Server) -> Exporter {
         let port = free_port();
+        let (_, args, env) = sidecar();
+        assert_eq!(
+            env,
+            ["MYSQLD_EXPORTER_PASSWORD"],
+            "the sidecar's environment"
+        );
+        let args: Vec<String> = args
+            .into_iter()
+            .map(|a| match a.as_str() {
+                "--mysqld.address=127.0.0.1:3306" => {
+                    format!("--mysqld.address=127.0.0.1:{}", server.port)
+                }
+                "--web.listen-address=:9104" => format!("--web.listen-address=127.0.0.1:{port}"),
+                _ => a,
+            })
+            .collect();
+        assert!(
+            args.iter()
+                .any(|a| a.ends_with(&format!(":{}", server.port)))
+                && args.iter().any(|a| a.ends_with(&format!(":{port}"))),
+            "the sidecar's addresses changed: {args:?}"
+        );
         let child = Command::new(exporter_binary())
-            .env(
-                "DATA_SOURCE_NAME",
-                format!(
-                    "exporter:{EXPORTER_PASSWORD}@tcp(127.0.0.1:{})/",
-                    server.port
-                ),
-            )
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(sidecar_collect_flags())
+            .env_remove("DATA_SOURCE_NAME")
+            .env("MYSQLD_EXPORTER_PASSWORD", EXPORTER_PASSWORD)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -201,6 +272,13 @@ fn value(samples: &[(String, String, f64)], name: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_exporter_exports_every_mysql_series_the_alerts_and_dashboard_use() {
+    // The binary is the sidecar image's upstream version.
+    let (image, _, _) = sidecar();
+    assert_eq!(
+        image,
+        format!("quay.io/prometheus/mysqld-exporter:v{}", exporter_version()),
+        "the sidecar's image and the tested exporter differ"
+    );
     let used = used_series();
     for needed in [
         "mysql_up",
@@ -226,12 +304,25 @@ async fn the_exporter_exports_every_mysql_series_the_alerts_and_dashboard_use() 
     let on_primary = primary.scrape().await;
     let on_replica = replica.scrape().await;
 
-    // The account's grants are enough for every collector the sidecar runs.
+    // The account's grants are enough for every collector the sidecar runs (each reports its own
+    // success since 0.15).
     for (role, samples) in [("primary", &on_primary), ("replica", &on_replica)] {
-        assert_eq!(
-            value(samples, "mysql_exporter_last_scrape_error"),
-            Some(0.0),
-            "a collector failed on the {role} (missing privilege?)"
+        let collectors: Vec<&(String, String, f64)> = samples
+            .iter()
+            .filter(|(n, _, _)| n == "mysql_exporter_collector_success")
+            .collect();
+        assert!(
+            !collectors.is_empty(),
+            "no collector reported on the {role}"
+        );
+        let failed: Vec<&String> = collectors
+            .iter()
+            .filter(|(_, _, v)| *v != 1.0)
+            .map(|(_, labels, _)| labels)
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "collectors failed on the {role} (missing privilege?): {failed:?}"
         );
     }
     let exported: BTreeSet<&str> = on_primary

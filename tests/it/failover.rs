@@ -8,8 +8,8 @@
 //! mariadb-operator decides to promote.
 //!
 //! Observed throughout: reads never fail; writes answer `READ_ONLY_MODE` while there is no
-//! primary and succeed again soon after the switch (the time is printed; docs/deploy.md
-//! "Failover" reports it); every acknowledged write is on the new primary; a consistency
+//! primary and succeed again within 5 s of the switch (asserted; both times are printed and
+//! docs/deploy.md "Failover" quotes them); every acknowledged write is on the new primary; a consistency
 //! token issued before the failover neither hangs a read nor serves older data.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -349,7 +349,8 @@ async fn adminql_follows_a_promotion_without_losing_an_acknowledged_write() {
         reads += r.await.expect("reader");
     }
     eprintln!(
-        "failover: adminql read-only {:.2}s after the kill; writes resumed {:.3}s after the proxy switch to {promoted}; {reads} reads",
+        "failover: adminql read-only {:.2}s after the kill (first systemStatus answering readOnly); \
+         writes resumed {:.3}s after the proxy switch to {promoted} (first acknowledged createRole); {reads} reads",
         noticed.as_secs_f64(),
         resumed.as_secs_f64()
     );
@@ -378,10 +379,11 @@ async fn adminql_follows_a_promotion_without_losing_an_acknowledged_write() {
         after.is_empty(),
         "writes refused after they resumed: {after:?}"
     );
-    // Generous for a loaded CI machine; the measured time is what the docs report.
+    // The acceptance bound of the data-tier issue: writes succeed again within 5 s of the
+    // proxy (the primary Service) switching. docs/deploy.md "Failover" quotes the printed times.
     assert!(
-        resumed < Duration::from_secs(15),
-        "writes resumed {resumed:?} after the switch"
+        resumed <= Duration::from_secs(5),
+        "writes resumed {resumed:?} after the switch; the bound is 5 s"
     );
 
     // Every acknowledged write (before the kill included) is on the new primary and on B.

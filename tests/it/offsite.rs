@@ -3,103 +3,15 @@
 //! archive (with server-side encryption), lists them, applies retention, downloads them again,
 //! and `scripts/db-restore` brings a database back from the downloaded copy alone.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::pitr_support::{
-    Archiver, backup, caught_up, ids, insert, restore, script, source_database, text, wait_for,
+    Archiver, ObjectStore, backup, binlog_files, caught_up, ids, insert, restore, script,
+    source_database, text, wait_for,
 };
 use crate::support::mariadb::cluster;
-
-const BUCKET: &str = "adminql-offsite";
-
-/// `python3 -m moto.server` on a free loopback port, killed on drop.
-struct ObjectStore {
-    child: Child,
-    endpoint: String,
-}
-
-impl ObjectStore {
-    fn start() -> ObjectStore {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto (scripts/test installs moto[server])");
-        let store = ObjectStore {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        wait_for("moto to listen", Duration::from_secs(60), || {
-            TcpStream::connect(("127.0.0.1", port)).ok()
-        });
-        // CreateBucket: an operator makes the bucket; db-offsite never does.
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(
-            stream,
-            "PUT /{BUCKET} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "CreateBucket: {answer}");
-        store
-    }
-
-    fn offsite(&self, args: &[&str]) -> Output {
-        script("db-offsite")
-            .args(args)
-            .env("OFFSITE_S3_BUCKET", BUCKET)
-            .env("OFFSITE_S3_PREFIX", "prod/adminql")
-            .env("OFFSITE_S3_ENDPOINT", &self.endpoint)
-            .env("OFFSITE_S3_SSE", "AES256")
-            .env("OFFSITE_RETENTION_DAYS", "30")
-            .env("AWS_ACCESS_KEY_ID", "offsite-test")
-            .env("AWS_SECRET_ACCESS_KEY", "offsite-test-secret")
-            .output()
-            .expect("run db-offsite")
-    }
-
-    /// The server-side encryption the store recorded for a key (boto3 comes with moto).
-    fn encryption_of(&self, key: &str) -> String {
-        let out = Command::new("python3")
-            .arg("-c")
-            .arg(
-                "import sys, boto3\n\
-                 s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
-                     aws_access_key_id='offsite-test', aws_secret_access_key='offsite-test-secret')\n\
-                 print(s3.head_object(Bucket=sys.argv[2], Key=sys.argv[3]).get('ServerSideEncryption'))",
-            )
-            .args([&self.endpoint, BUCKET, key])
-            .env_remove("AWS_CA_BUNDLE")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "head_object: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-}
-
-impl Drop for ObjectStore {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn ok(out: Output, what: &str) -> String {
     assert!(out.status.success(), "{what}: {}", text(&out));
@@ -121,6 +33,11 @@ fn dumps_and_binlogs_go_to_object_storage_and_restore_from_it() {
         caught_up(primary, &archive).then_some(())
     });
 
+    // A complete file before the dump's: it is made 40 days old below, and retention removes it.
+    primary.sql("FLUSH BINARY LOGS").unwrap();
+    wait_for("the archiver to catch up", Duration::from_secs(60), || {
+        caught_up(primary, &archive).then_some(())
+    });
     // Two dumps: this one, and one 40 days old that retention removes.
     let dump_name = format!("{db}-20990101T000000Z.sql.gz");
     backup(&user, primary.port, &db, &backups.join(&dump_name));
@@ -141,6 +58,20 @@ fn dumps_and_binlogs_go_to_object_storage_and_restore_from_it() {
         || caught_up(primary, &archive).then_some(()),
     );
     archiver.kill("-TERM");
+    // rclone keeps a file's modification time on the object: the oldest archived binlog is 40 days
+    // old in the bucket too, older than the retention (30 days) plus the day binlogs are kept longer.
+    let archived = binlog_files(&archive);
+    let (oldest, newest) = (
+        archived.first().unwrap().0.clone(),
+        archived.last().unwrap().0.clone(),
+    );
+    assert_ne!(oldest, newest, "{archived:?}");
+    let touched = Command::new("touch")
+        .args(["-d", "40 days ago"])
+        .arg(archive.join(&oldest))
+        .status()
+        .unwrap();
+    assert!(touched.success());
 
     ok(
         store.offsite(&["push-dumps", backups.to_str().unwrap()]),
@@ -153,7 +84,7 @@ fn dumps_and_binlogs_go_to_object_storage_and_restore_from_it() {
     let listing = ok(store.offsite(&["list"]), "list");
     assert!(listing.contains(&format!("dumps/{dump_name}")), "{listing}");
     assert!(listing.contains(&format!("dumps/{old_name}")), "{listing}");
-    assert!(listing.contains("binlogs/"), "{listing}");
+    assert!(listing.contains(&format!("binlogs/{oldest}")), "{listing}");
     assert!(listing.contains("binlogs-partial/"), "{listing}");
     assert_eq!(
         store.encryption_of(&format!("prod/adminql/dumps/{dump_name}")),
@@ -169,6 +100,14 @@ fn dumps_and_binlogs_go_to_object_storage_and_restore_from_it() {
     assert!(
         listing.contains(&dump_name),
         "retention removed the new dump: {listing}"
+    );
+    assert!(
+        !listing.contains(&format!("binlogs/{oldest}")),
+        "retention kept the 40-day-old binlog {oldest}: {listing}"
+    );
+    assert!(
+        listing.contains(&format!("binlogs/{newest}")),
+        "retention removed the recent binlog {newest}: {listing}"
     );
 
     // Everything from the bucket alone: the newest dump and the archive, then the restore.

@@ -1,7 +1,9 @@
 //! Shared pieces of the point-in-time recovery, off-cluster and drill tests: running the
 //! scripts, an archiver process of the test's own, the archive's and the server's binlog files,
-//! and a source database with an account holding what the scripts document.
+//! a source database with an account holding what the scripts document, and an S3 API (moto).
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -53,6 +55,17 @@ pub(crate) struct Archiver(Option<Child>);
 
 impl Archiver {
     pub(crate) fn start(user: &str, port: u16, dir: &Path, metrics: &Path) -> Archiver {
+        Archiver::start_with(user, port, dir, metrics, &[])
+    }
+
+    /// With more options (e.g. the local retention's); the log goes to `dir` + `.log`.
+    pub(crate) fn start_with(
+        user: &str,
+        port: u16,
+        dir: &Path,
+        metrics: &Path,
+        extra: &[&str],
+    ) -> Archiver {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -72,6 +85,7 @@ impl Archiver {
             .arg(dir)
             .arg("--metrics-file")
             .arg(metrics)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .process_group(0)
@@ -155,9 +169,12 @@ pub(crate) fn assert_complete_files_match(primary: &Server, dir: &Path) {
 }
 
 pub(crate) fn metric(metrics: &Path, name: &str) -> Option<f64> {
-    std::fs::read_to_string(metrics)
-        .ok()?
-        .lines()
+    metric_value(&std::fs::read_to_string(metrics).ok()?, name)
+}
+
+/// The value of an unlabelled series in a Prometheus text exposition.
+pub(crate) fn metric_value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} "))?.parse().ok())
 }
 
@@ -247,4 +264,94 @@ pub(crate) fn backup(user: &str, port: u16, db: &str, out: &Path) {
         &[&args[..], &["--database", db, "--out", out_arg]].concat(),
     );
     assert!(out.status.success(), "db-backup: {}", text(&out));
+}
+
+pub(crate) const BUCKET: &str = "adminql-offsite";
+
+/// `python3 -m moto.server` on a free loopback port, killed on drop.
+pub(crate) struct ObjectStore {
+    child: Child,
+    endpoint: String,
+}
+
+impl ObjectStore {
+    pub(crate) fn start() -> ObjectStore {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto (scripts/test installs moto[server])");
+        let store = ObjectStore {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        wait_for("moto to listen", Duration::from_secs(60), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        // CreateBucket: an operator makes the bucket; db-offsite never does.
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "PUT /{BUCKET} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "CreateBucket: {answer}");
+        store
+    }
+
+    pub(crate) fn offsite(&self, args: &[&str]) -> Output {
+        let mut cmd = script("db-offsite");
+        cmd.args(args);
+        self.env(&mut cmd).output().expect("run db-offsite")
+    }
+
+    /// The settings of the Secret `mariadb-offsite` for this store, as the pods get them.
+    pub(crate) fn env<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.env("OFFSITE_S3_BUCKET", BUCKET)
+            .env("OFFSITE_S3_PREFIX", "prod/adminql")
+            .env("OFFSITE_S3_ENDPOINT", &self.endpoint)
+            .env("OFFSITE_S3_SSE", "AES256")
+            .env("OFFSITE_RETENTION_DAYS", "30")
+            .env("AWS_ACCESS_KEY_ID", "offsite-test")
+            .env("AWS_SECRET_ACCESS_KEY", "offsite-test-secret")
+    }
+
+    /// The server-side encryption the store recorded for a key (boto3 comes with moto).
+    pub(crate) fn encryption_of(&self, key: &str) -> String {
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sys, boto3\n\
+                 s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+                     aws_access_key_id='offsite-test', aws_secret_access_key='offsite-test-secret')\n\
+                 print(s3.head_object(Bucket=sys.argv[2], Key=sys.argv[3]).get('ServerSideEncryption'))",
+            )
+            .args([&self.endpoint, BUCKET, key])
+            .env_remove("AWS_CA_BUNDLE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "head_object: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for ObjectStore {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
