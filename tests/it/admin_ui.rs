@@ -14,6 +14,12 @@ use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
 const READER_EMAIL: &str = "reader@example.com";
 const READER_PASSWORD: &str = "reader-password-123";
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Accounts the browser finds already there, for sorting, filtering and paging:
+/// `member-01@example.com` … `member-06@example.com`, named `Member F` … `Member A` (so the
+/// names sort the other way round from the emails); the last one is inactive.
+const MEMBERS: usize = 6;
+/// The member the browser deletes.
+const DELETED_MEMBER: &str = "member-01@example.com";
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
@@ -47,6 +53,8 @@ async fn run_browser(app: &TestApp, backend: &str, phase: &str, extra: &[(&str, 
         .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("READER_EMAIL", READER_EMAIL)
         .env("READER_PASSWORD", READER_PASSWORD)
+        .env("MEMBERS", members().to_string())
+        .env("DELETE_EMAIL", DELETED_MEMBER)
         .env("SCREENSHOTS", screenshots(backend))
         .env("PHASE", phase);
     for (key, value) in extra {
@@ -67,9 +75,23 @@ async fn run_browser(app: &TestApp, backend: &str, phase: &str, extra: &[(&str, 
     );
 }
 
-/// A role with user:read, role:read and permission:read (no user:write, no audit:read,
-/// no system:read), and the reader account holding it.
-async fn create_reader(app: &TestApp) {
+/// The members as the browser script reads them (`MEMBERS`).
+fn members() -> Value {
+    (1..=MEMBERS)
+        .map(|i| {
+            json!({
+                "email": format!("member-{i:02}@example.com"),
+                "name": format!("Member {}", char::from(b'A' + (MEMBERS - i) as u8)),
+                "active": i < MEMBERS,
+            })
+        })
+        .collect()
+}
+
+/// What the browser finds on arrival: a role with user:read, role:read and permission:read
+/// (no user:write, no audit:read, no system:read), the reader account holding it, signed in
+/// once (an audit entry by someone other than the admin), and the members.
+async fn create_fixtures(app: &TestApp) {
     let perms = app
         .gql("{ allPermissions(perPage: 100) { id code } }", json!({}))
         .await;
@@ -98,6 +120,16 @@ async fn create_reader(app: &TestApp) {
         )
         .await;
     assert!(user["errors"].is_null(), "{user}");
+    app.login(READER_EMAIL, READER_PASSWORD).await;
+    for member in members().as_array().expect("members") {
+        let user = app
+            .gql(
+                "mutation($e: String!, $n: String!, $a: Boolean) { createUser(email: $e, name: $n, password: \"member-password-123\", active: $a) { id } }",
+                json!({ "e": member["email"], "n": member["name"], "a": member["active"] }),
+            )
+            .await;
+        assert!(user["errors"].is_null(), "{user}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -193,13 +225,20 @@ async fn admin_ui_is_served_precompressed_with_a_strict_csp() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_ui_in_a_browser_sqlite() {
-    // Short-lived access tokens: the UI must refresh one during the run.
+    // Short-lived access tokens: the UI must refresh one during the run, and one runs out
+    // while its refresh token is revoked.
     let app = TestApp::sqlite()
         .env("ACCESS_TOKEN_TTL", "8s")
         .start()
         .await;
-    create_reader(&app).await;
-    run_browser(&app, "sqlite", "main", &[("EXPECT_REFRESH", "1".into())]).await;
+    create_fixtures(&app).await;
+    run_browser(
+        &app,
+        "sqlite",
+        "main",
+        &[("SHORT_ACCESS_TOKENS", "1".into())],
+    )
+    .await;
 }
 
 async fn read_only(app: &TestApp) -> bool {
@@ -220,7 +259,7 @@ async fn admin_ui_in_a_browser_mysql() {
         .env("REPLICA_MAX_LAG", "1h")
         .start()
         .await;
-    create_reader(&app).await;
+    create_fixtures(&app).await;
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || c.wait_for_replicas(Duration::from_secs(10)))
         .await
