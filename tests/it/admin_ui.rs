@@ -1,7 +1,7 @@
 //! The admin UI at `/admin`: its HTTP contract (strict CSP, precompressed content-hashed
 //! assets, caching), and a person's session in a real browser: `tests/browser/admin-ui.mjs`
 //! drives Debian's headless Chromium against the real server, on SQLite and on MariaDB with
-//! a lagging replica and then a stopped primary. Screenshots of every step go to
+//! replicas that stop applying and then a stopped primary. Screenshots of every step go to
 //! `target/admin-ui-screenshots/<backend>/`.
 
 use std::path::{Path, PathBuf};
@@ -246,16 +246,20 @@ async fn read_only(app: &TestApp) -> bool {
         == true
 }
 
-/// On MariaDB the replica stops applying writes for the whole session, while staying in
-/// rotation: every change the browser shows right after a save was read from the primary
-/// because of the adminql_ct cookie. Then the primary is stopped: the banner appears.
+/// On MariaDB both replicas the app reads from stop applying writes for the whole session,
+/// while staying in rotation: every change the browser shows right after a save (a new user,
+/// a deleted one) was read from the primary because of the adminql_ct cookie; without it,
+/// every list would come from a replica that never saw the change. Then the primary is
+/// stopped: the banner appears.
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_ui_in_a_browser_mysql() {
     let cluster = crate::support::private_cluster().await;
+    let replicas = [&cluster.replica, &cluster.replica2];
     let app = TestApp::mysql()
         .cluster(cluster.clone())
+        .replicas(replicas.len())
         .env("REPLICA_CHECK_INTERVAL", "200ms")
-        // A stale replica stays in rotation for the whole run: only the cookie keeps reads fresh.
+        // Stale replicas stay in rotation for the whole run: only the cookie keeps reads fresh.
         .env("REPLICA_MAX_LAG", "1h")
         .start()
         .await;
@@ -264,34 +268,62 @@ async fn admin_ui_in_a_browser_mysql() {
     tokio::task::spawn_blocking(move || c.wait_for_replicas(Duration::from_secs(10)))
         .await
         .unwrap()
-        .expect("replica caught up");
-    cluster.replica.sql("STOP SLAVE SQL_THREAD").unwrap();
+        .expect("replicas caught up");
+    for replica in replicas {
+        replica.sql("STOP SLAVE SQL_THREAD").unwrap();
+    }
+    let in_rotation = || async {
+        let status = app
+            .gql(
+                "{ systemStatus { replicas { name inRotation } } }",
+                json!({}),
+            )
+            .await;
+        let all = status["data"]["systemStatus"]["replicas"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            all.len(),
+            replicas.len(),
+            "the app reads from exactly the replicas stopped here: {status}"
+        );
+        assert!(
+            all.iter().all(|r| r["inRotation"] == true),
+            "a stale replica left rotation, so reads went to the primary anyway: {status}"
+        );
+    };
+    in_rotation().await;
 
-    run_browser(&app, "mysql", "main", &[]).await;
+    run_browser(
+        &app,
+        "mysql",
+        "main",
+        &[("EXPECT_REPLICAS", replicas.len().to_string())],
+    )
+    .await;
 
-    // The browser saw its new user at once, yet the replica it reads from never got it.
+    // The browser saw its new user at once and its deleted member gone, yet no replica it
+    // reads from applied either change, and every one stayed in rotation.
     let db = app.database.clone().unwrap();
-    let on_replica = cluster
-        .replica
-        .sql(&format!(
-            "SELECT COUNT(*) FROM `{db}`.users WHERE email LIKE 'ui-%'"
-        ))
-        .unwrap();
-    assert_eq!(on_replica.trim(), "0", "the replica was not lagging");
-    let status = app
-        .gql("{ systemStatus { replicas { inRotation } } }", json!({}))
-        .await;
-    assert_eq!(
-        status["data"]["systemStatus"]["replicas"][0]["inRotation"], true,
-        "{status}"
-    );
+    for replica in replicas {
+        let seen = replica
+            .sql(&format!(
+                "SELECT CONCAT(SUM(email LIKE 'ui-%'), ',', SUM(email = '{DELETED_MEMBER}')) FROM `{db}`.users"
+            ))
+            .unwrap();
+        assert_eq!(seen.trim(), "0,1", "{} was not lagging", replica.name);
+    }
+    in_rotation().await;
 
-    cluster.replica.sql("START SLAVE SQL_THREAD").unwrap();
+    for replica in replicas {
+        replica.sql("START SLAVE SQL_THREAD").unwrap();
+    }
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || c.wait_for_replicas(Duration::from_secs(20)))
         .await
         .unwrap()
-        .expect("replica caught up");
+        .expect("replicas caught up");
     let session = app
         .gql_anon(
             "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token refreshToken expiresAt user { id email name } } }",
