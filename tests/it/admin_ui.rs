@@ -2,8 +2,9 @@
 //! assets, caching), and a person's session in a real browser: `tests/browser/admin-ui.mjs`
 //! drives Debian's headless Chromium against the real server, on SQLite and on MariaDB with
 //! replicas that stop applying and then a stopped primary. Screenshots of every step go to
-//! `target/admin-ui-screenshots/<backend>/`.
+//! `target/admin-ui-screenshots/<backend>/<phase>-NN-<step>.png`; each run prints where.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,8 @@ fn screenshots(backend: &str) -> PathBuf {
 }
 
 /// Runs one phase of the browser script; panics with its output unless every check passed.
+/// Says where the screenshots are on the real stderr, which the test harness does not
+/// capture, so a passing run's log names them too.
 async fn run_browser(app: &TestApp, backend: &str, phase: &str, extra: &[(&str, String)]) {
     let dir = browser_dir();
     if phase == "main" {
@@ -72,6 +75,12 @@ async fn run_browser(app: &TestApp, backend: &str, phase: &str, extra: &[(&str, 
         "browser checks ({backend}, {phase}) failed; screenshots in {}:\n{stdout}\n{}",
         screenshots(backend).display(),
         String::from_utf8_lossy(&out.stderr)
+    );
+    let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
+    let _ = writeln!(
+        std::io::stderr(),
+        "admin UI in a browser ({backend}, {phase}): passed ({passed} checks); screenshots in {}",
+        screenshots(backend).display()
     );
 }
 
