@@ -1,5 +1,6 @@
 // Builds the UI into OUT_DIR (argv[2]) with content-hashed names, then writes a gzip and a
-// brotli copy beside every file so the server sends them precompressed.
+// brotli copy beside every file so the server sends them precompressed. Prints the totals
+// over every file: what the size budget in src/http/admin.rs sums (at most 1 MiB compressed).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import zlib from 'node:zlib';
@@ -17,6 +18,7 @@ function* files(dir) {
 }
 
 let raw = 0;
+let gzip = 0;
 let br = 0;
 for (const path of files(out)) {
   const body = readFileSync(path);
@@ -27,6 +29,7 @@ for (const path of files(out)) {
   writeFileSync(`${path}.gz`, gz);
   writeFileSync(`${path}.br`, brotli);
   raw += body.length;
+  gzip += gz.length;
   br += brotli.length;
 }
-console.log(`admin UI: ${raw} bytes, ${br} bytes with brotli, in ${out}`);
+console.log(`admin UI: ${raw} bytes, ${gzip} bytes with gzip, ${br} bytes with brotli (budget 1048576 each), in ${out}`);

@@ -1,9 +1,10 @@
 //! The admin UI at `/admin`: its HTTP contract (strict CSP, precompressed content-hashed
 //! assets, caching), and a person's session in a real browser: `tests/browser/admin-ui.mjs`
 //! drives Debian's headless Chromium against the real server, on SQLite and on MariaDB with
-//! a lagging replica and then a stopped primary. Screenshots of every step go to
-//! `target/admin-ui-screenshots/<backend>/`.
+//! replicas that stop applying and then a stopped primary. Screenshots of every step go to
+//! `target/admin-ui-screenshots/<backend>/<phase>-NN-<step>.png`; each run prints where.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,12 @@ use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestApp};
 const READER_EMAIL: &str = "reader@example.com";
 const READER_PASSWORD: &str = "reader-password-123";
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Accounts the browser finds already there, for sorting, filtering and paging:
+/// `member-01@example.com` … `member-06@example.com`, named `Member F` … `Member A` (so the
+/// names sort the other way round from the emails); the last one is inactive.
+const MEMBERS: usize = 6;
+/// The member the browser deletes.
+const DELETED_MEMBER: &str = "member-01@example.com";
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
@@ -24,6 +31,8 @@ fn screenshots(backend: &str) -> PathBuf {
 }
 
 /// Runs one phase of the browser script; panics with its output unless every check passed.
+/// Says where the screenshots are on the real stderr, which the test harness does not
+/// capture, so a passing run's log names them too.
 async fn run_browser(app: &TestApp, backend: &str, phase: &str, extra: &[(&str, String)]) {
     let dir = browser_dir();
     if phase == "main" {
@@ -47,6 +56,8 @@ async fn run_browser(app: &TestApp, backend: &str, phase: &str, extra: &[(&str, 
         .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("READER_EMAIL", READER_EMAIL)
         .env("READER_PASSWORD", READER_PASSWORD)
+        .env("MEMBERS", members().to_string())
+        .env("DELETE_EMAIL", DELETED_MEMBER)
         .env("SCREENSHOTS", screenshots(backend))
         .env("PHASE", phase);
     for (key, value) in extra {
@@ -65,11 +76,31 @@ async fn run_browser(app: &TestApp, backend: &str, phase: &str, extra: &[(&str, 
         screenshots(backend).display(),
         String::from_utf8_lossy(&out.stderr)
     );
+    let passed = stdout.lines().filter(|l| l.starts_with("ok - ")).count();
+    let _ = writeln!(
+        std::io::stderr(),
+        "admin UI in a browser ({backend}, {phase}): passed ({passed} checks); screenshots in {}",
+        screenshots(backend).display()
+    );
 }
 
-/// A role with user:read, role:read and permission:read (no user:write, no audit:read,
-/// no system:read), and the reader account holding it.
-async fn create_reader(app: &TestApp) {
+/// The members as the browser script reads them (`MEMBERS`).
+fn members() -> Value {
+    (1..=MEMBERS)
+        .map(|i| {
+            json!({
+                "email": format!("member-{i:02}@example.com"),
+                "name": format!("Member {}", char::from(b'A' + (MEMBERS - i) as u8)),
+                "active": i < MEMBERS,
+            })
+        })
+        .collect()
+}
+
+/// What the browser finds on arrival: a role with user:read, role:read and permission:read
+/// (no user:write, no audit:read, no system:read), the reader account holding it, signed in
+/// once (an audit entry by someone other than the admin), and the members.
+async fn create_fixtures(app: &TestApp) {
     let perms = app
         .gql("{ allPermissions(perPage: 100) { id code } }", json!({}))
         .await;
@@ -98,6 +129,16 @@ async fn create_reader(app: &TestApp) {
         )
         .await;
     assert!(user["errors"].is_null(), "{user}");
+    app.login(READER_EMAIL, READER_PASSWORD).await;
+    for member in members().as_array().expect("members") {
+        let user = app
+            .gql(
+                "mutation($e: String!, $n: String!, $a: Boolean) { createUser(email: $e, name: $n, password: \"member-password-123\", active: $a) { id } }",
+                json!({ "e": member["email"], "n": member["name"], "a": member["active"] }),
+            )
+            .await;
+        assert!(user["errors"].is_null(), "{user}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -193,13 +234,20 @@ async fn admin_ui_is_served_precompressed_with_a_strict_csp() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_ui_in_a_browser_sqlite() {
-    // Short-lived access tokens: the UI must refresh one during the run.
+    // Short-lived access tokens: the UI must refresh one during the run, and one runs out
+    // while its refresh token is revoked.
     let app = TestApp::sqlite()
         .env("ACCESS_TOKEN_TTL", "8s")
         .start()
         .await;
-    create_reader(&app).await;
-    run_browser(&app, "sqlite", "main", &[("EXPECT_REFRESH", "1".into())]).await;
+    create_fixtures(&app).await;
+    run_browser(
+        &app,
+        "sqlite",
+        "main",
+        &[("SHORT_ACCESS_TOKENS", "1".into())],
+    )
+    .await;
 }
 
 async fn read_only(app: &TestApp) -> bool {
@@ -207,52 +255,84 @@ async fn read_only(app: &TestApp) -> bool {
         == true
 }
 
-/// On MariaDB the replica stops applying writes for the whole session, while staying in
-/// rotation: every change the browser shows right after a save was read from the primary
-/// because of the adminql_ct cookie. Then the primary is stopped: the banner appears.
+/// On MariaDB both replicas the app reads from stop applying writes for the whole session,
+/// while staying in rotation: every change the browser shows right after a save (a new user,
+/// a deleted one) was read from the primary because of the adminql_ct cookie; without it,
+/// every list would come from a replica that never saw the change. Then the primary is
+/// stopped: the banner appears.
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_ui_in_a_browser_mysql() {
     let cluster = crate::support::private_cluster().await;
+    let replicas = [&cluster.replica, &cluster.replica2];
     let app = TestApp::mysql()
         .cluster(cluster.clone())
+        .replicas(replicas.len())
         .env("REPLICA_CHECK_INTERVAL", "200ms")
-        // A stale replica stays in rotation for the whole run: only the cookie keeps reads fresh.
+        // Stale replicas stay in rotation for the whole run: only the cookie keeps reads fresh.
         .env("REPLICA_MAX_LAG", "1h")
         .start()
         .await;
-    create_reader(&app).await;
+    create_fixtures(&app).await;
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || c.wait_for_replicas(Duration::from_secs(10)))
         .await
         .unwrap()
-        .expect("replica caught up");
-    cluster.replica.sql("STOP SLAVE SQL_THREAD").unwrap();
+        .expect("replicas caught up");
+    for replica in replicas {
+        replica.sql("STOP SLAVE SQL_THREAD").unwrap();
+    }
+    let in_rotation = || async {
+        let status = app
+            .gql(
+                "{ systemStatus { replicas { name inRotation } } }",
+                json!({}),
+            )
+            .await;
+        let all = status["data"]["systemStatus"]["replicas"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            all.len(),
+            replicas.len(),
+            "the app reads from exactly the replicas stopped here: {status}"
+        );
+        assert!(
+            all.iter().all(|r| r["inRotation"] == true),
+            "a stale replica left rotation, so reads went to the primary anyway: {status}"
+        );
+    };
+    in_rotation().await;
 
-    run_browser(&app, "mysql", "main", &[]).await;
+    run_browser(
+        &app,
+        "mysql",
+        "main",
+        &[("EXPECT_REPLICAS", replicas.len().to_string())],
+    )
+    .await;
 
-    // The browser saw its new user at once, yet the replica it reads from never got it.
+    // The browser saw its new user at once and its deleted member gone, yet no replica it
+    // reads from applied either change, and every one stayed in rotation.
     let db = app.database.clone().unwrap();
-    let on_replica = cluster
-        .replica
-        .sql(&format!(
-            "SELECT COUNT(*) FROM `{db}`.users WHERE email LIKE 'ui-%'"
-        ))
-        .unwrap();
-    assert_eq!(on_replica.trim(), "0", "the replica was not lagging");
-    let status = app
-        .gql("{ systemStatus { replicas { inRotation } } }", json!({}))
-        .await;
-    assert_eq!(
-        status["data"]["systemStatus"]["replicas"][0]["inRotation"], true,
-        "{status}"
-    );
+    for replica in replicas {
+        let seen = replica
+            .sql(&format!(
+                "SELECT CONCAT(SUM(email LIKE 'ui-%'), ',', SUM(email = '{DELETED_MEMBER}')) FROM `{db}`.users"
+            ))
+            .unwrap();
+        assert_eq!(seen.trim(), "0,1", "{} was not lagging", replica.name);
+    }
+    in_rotation().await;
 
-    cluster.replica.sql("START SLAVE SQL_THREAD").unwrap();
+    for replica in replicas {
+        replica.sql("START SLAVE SQL_THREAD").unwrap();
+    }
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || c.wait_for_replicas(Duration::from_secs(20)))
         .await
         .unwrap()
-        .expect("replica caught up");
+        .expect("replicas caught up");
     let session = app
         .gql_anon(
             "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token refreshToken expiresAt user { id email name } } }",

@@ -14,7 +14,7 @@ export const RoleList = () => {
       <Datagrid rowClick={canWrite ? 'edit' : false} bulkActionButtons={canWrite ? <BulkDeleteButton mutationMode="pessimistic" /> : false}>
         <TextField source="name" />
         <TextField source="description" />
-        <FunctionField label="Permissions" render={(r) => r.permissionsIds?.length ?? 0} />
+        <FunctionField source="permissionsIds" label="Permissions" sortable={false} render={(r) => r.permissionsIds?.length ?? 0} />
         <ReferenceManyField label="Members" reference="User" target="role_id" perPage={5} sortable={false}>
           <MemberChips />
         </ReferenceManyField>

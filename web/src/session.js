@@ -42,10 +42,11 @@ export function clear(reason) {
 /** Why the last session ended; kept until the next sign-in (the page may mount twice). */
 export const signedOutReason = () => sessionStorage.getItem(REASON);
 
-/** Sends one GraphQL request; rejects with an HttpError carrying the server's message. */
-export async function gql(query, variables = {}, { auth = true } = {}) {
+/** Sends one GraphQL request, with this tab's access token unless `auth` is false or
+ * `bearer` names another; rejects with an HttpError carrying the server's message. */
+export async function gql(query, variables = {}, { auth = true, bearer = auth ? token() : null } = {}) {
   const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
-  if (auth && token()) headers.Authorization = `Bearer ${token()}`;
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
   let response;
   try {
     response = await fetch('/graphql', {
@@ -96,8 +97,9 @@ export async function logout() {
   const current = session();
   clear();
   if (current) {
-    // Revoking is best effort: the tokens are gone from this tab either way.
-    await gql('mutation SignOut($t: String!) { logout(refreshToken: $t) }', { t: current.refreshToken }, { auth: false }).catch(() => {});
+    // `logout` revokes only a signed-in caller's refresh token: send the access token of the
+    // session being ended. Best effort: the tokens are gone from this tab either way.
+    await gql('mutation SignOut($t: String!) { logout(refreshToken: $t) }', { t: current.refreshToken }, { bearer: current.token }).catch(() => {});
   }
 }
 

@@ -7,12 +7,15 @@ import { STATUS_QUERY } from './layout.jsx';
 import { setReadOnly } from './readOnly.js';
 import { gql } from './session.js';
 
+const POLL_MS = 3000;
+
 const yes = (ok, good = 'yes', bad = 'no') => <Chip size="small" color={ok ? 'success' : 'error'} label={ok ? good : bad} />;
 
 export const StatusPage = () => {
   const [status, setStatus] = useState(null);
   const [ready, setReady] = useState(null);
   const [error, setError] = useState(null);
+  const [refreshedAt, setRefreshedAt] = useState(null);
   useEffect(() => {
     let stop = false;
     const poll = async () => {
@@ -26,10 +29,12 @@ export const StatusPage = () => {
         if (!stop) setError(e.message);
       }
       const r = await fetch('/ready', { headers: { Accept: 'application/json' } }).then((x) => x.json()).catch(() => null);
-      if (!stop) setReady(r);
+      if (stop) return;
+      setReady(r);
+      setRefreshedAt(new Date());
     };
     poll();
-    const id = setInterval(poll, 3000);
+    const id = setInterval(poll, POLL_MS);
     return () => {
       stop = true;
       clearInterval(id);
@@ -40,6 +45,11 @@ export const StatusPage = () => {
       <Title title="System status" />
       <CardContent>
         {error && <Alert severity="error">{error}</Alert>}
+        {refreshedAt && (
+          <Typography variant="caption" color="text.secondary" component="p" sx={{ mb: 1 }} data-testid="status-updated">
+            Refreshed every {POLL_MS / 1000} s; last at {refreshedAt.toLocaleTimeString()}
+          </Typography>
+        )}
         {status && (
           <>
             <Typography variant="h6">Database</Typography>
@@ -73,8 +83,8 @@ export const StatusPage = () => {
                     <TableRow key={r.name}>
                       <TableCell>{r.name}</TableCell>
                       <TableCell>{yes(r.healthy)}</TableCell>
-                      <TableCell>{yes(r.inRotation)}</TableCell>
-                      <TableCell>{r.lagSeconds == null ? 'unknown' : `${r.lagSeconds.toFixed(1)} s`}</TableCell>
+                      <TableCell data-testid="replica-in-rotation">{yes(r.inRotation)}</TableCell>
+                      <TableCell data-testid="replica-lag">{r.lagSeconds == null ? 'unknown' : `${r.lagSeconds.toFixed(1)} s`}</TableCell>
                     </TableRow>
                   ))}
                 </TableBody>
