@@ -1,303 +1,285 @@
-//! `POST /graphql` and `GET /graphql` (queries only).
+//! `POST /graphql` and `GET /graphql` (queries only): reject → authorize → run → finish.
 //!
-//! The operation type picks the route before execution: a `query` reads from replicas, a
-//! `mutation` runs on the primary for everything it resolves. Every error leaves with an
-//! `extensions.code` and the request id.
-
-use std::net::SocketAddr;
+//! The transport's checks run in the extractor ([`GraphqlRequest`]); then the document is
+//! checked against the query limits before any SQL ([`reject`]), the bearer token becomes a
+//! current principal and the introspection policy applies ([`authorize`]), the operation
+//! runs on the route its type picks ([`run`]: a `query` on replicas, a `mutation` on the
+//! primary for everything it resolves), and the response gets its codes, request id,
+//! metrics and consistency token ([`finish`]).
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
-use axum::Extension;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
+use super::extract::GraphqlRequest;
+use super::operation::{Operation, inspect};
 use super::transport::{self, Media};
-use super::{client_ip, request_id};
+use super::{client_ip, consistency};
 use crate::AppState;
 use crate::auth::middleware::{Credentials, principal, unauthenticated};
 use crate::auth::principal::Auth;
-use crate::db::Route;
 use crate::db::gtid::track_commits;
-use crate::db::{Held, Token};
+use crate::db::{Held, Route, Token};
 use crate::error::AppError;
-use crate::graphql::limits::{self, QueryLimits};
 use crate::graphql::loaders::Loaders;
 use crate::request::RequestContext;
 
-pub async fn post(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(credentials): Extension<Credentials>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let request_id = request_id(&headers);
-    let Some(media) = transport::negotiate(&headers) else {
-        return not_acceptable(&request_id);
-    };
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let limit = state.config.http.body_limit;
-            return transport::body_refused(&rejection, limit, media, &request_id);
-        }
-    };
-    match transport::parse_post(&headers, &body, media, &request_id) {
-        Ok(request) => execute(state, peer, credentials, headers, request, media, false).await,
-        Err(refusal) => *refusal,
-    }
-}
-
-pub async fn get(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(credentials): Extension<Credentials>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let request_id = request_id(&headers);
-    let Some(media) = transport::negotiate(&headers) else {
-        return not_acceptable(&request_id);
-    };
-    match transport::parse_get(query.as_deref(), media, &request_id) {
-        Ok(request) => execute(state, peer, credentials, headers, request, media, true).await,
-        Err(refusal) => *refusal,
-    }
-}
-
-/// 406, as a GraphQL error in plain JSON (what the client accepts is unknown).
-fn not_acceptable(request_id: &str) -> Response {
-    transport::refuse_field(
-        StatusCode::NOT_ACCEPTABLE,
-        Media::Json,
-        "BAD_USER_INPUT",
-        "Accept application/graphql-response+json or application/json",
-        Some("Accept"),
-        request_id,
-    )
-}
-
-async fn execute(
-    state: AppState,
-    peer: SocketAddr,
-    credentials: Credentials,
-    headers: HeaderMap,
-    mut request: async_graphql::Request,
-    media: Media,
-    is_get: bool,
-) -> Response {
+pub async fn handle(State(state): State<AppState>, request: GraphqlRequest) -> Response {
     let started = Instant::now();
-    let request_id = request_id(&headers);
-    state.documents.parse(&mut request);
-    let Operation {
-        route,
-        introspection_only,
-        name,
-        over_limit,
-        introspects,
-        found,
-    } = inspect(&mut request, &state.limits);
-    tracing::Span::current().record("operation", name.as_str());
+    let checked = match reject(&state, request) {
+        Ok(checked) => checked,
+        Err(refusal) => return *refusal,
+    };
+    let ready = match authorize(&state, checked).await {
+        Ok(ready) => ready,
+        Err(refusal) => return *refusal,
+    };
+    finish(run(&state, ready).await, started)
+}
+
+/// A response that ends the request before it runs.
+type Refusal = Box<Response>;
+
+/// A request that passed [`reject`].
+struct Checked {
+    http: GraphqlRequest,
+    operation: Operation,
+    consistency: Option<Token>,
+}
+
+/// A request ready to run, with its data in place; then, run, with its response.
+struct Run<R> {
+    result: R,
+    operation: Operation,
+    media: Media,
+    request_id: String,
+    /// Anonymous and not allowed to see the schema: no "Did you mean" hints either.
+    hide_hints: bool,
+    /// An introspection-only request allowed to introspect (see [`run`]).
+    introspection: bool,
+}
+
+/// Refusals before anything runs (no SQL, not even the auth check): a mutation over `GET`,
+/// a document over the query limits, a malformed consistency token.
+fn reject(state: &AppState, mut http: GraphqlRequest) -> Result<Checked, Refusal> {
+    state.documents.parse(&mut http.request);
+    let mut operation = inspect(&mut http.request, &state.limits);
+    tracing::Span::current().record("operation", operation.name.as_str());
     // Logs keep the name; metrics get a label from a bounded set.
-    let name = state
-        .operation_labels
-        .label(&name, found && over_limit.is_none());
-    if is_get && route == Route::Write {
-        // GraphQL over HTTP: mutations only over POST, so a link or <img> cannot change data.
-        let mut response = transport::refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            media,
-            "BAD_USER_INPUT",
-            "mutations must use POST",
-            &request_id,
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+    let known = operation.found && operation.over_limit.is_none();
+    operation.name = state.operation_labels.label(&operation.name, known);
+    let (media, id) = (http.media, http.request_id.as_str());
+    if http.is_get && operation.route == Route::Write {
+        return Err(post_only(media, id));
     }
-    if let Some(error) = over_limit {
-        // Refused before anything runs: no SQL, not even the auth check.
-        count_operation(&name, "refused", &[error.code()]);
-        let field = match &error {
-            AppError::BadInput { field, .. } => Some(field.as_str()),
-            _ => None,
-        };
-        return transport::refuse_field(
-            StatusCode::BAD_REQUEST,
-            media,
-            error.code(),
-            &error.message(),
-            field,
-            &request_id,
-        );
+    if let Some(error) = &operation.over_limit {
+        count_operation(&operation.name, "refused", &[error.code()]);
+        return Err(bad_request(media, error, id));
     }
-    let consistency = match consistency_token(&headers) {
-        Ok(token) => token,
-        Err((field, message)) => {
-            return transport::refuse_field(
-                StatusCode::BAD_REQUEST,
-                media,
-                "BAD_USER_INPUT",
-                &message,
-                Some(field),
-                &request_id,
-            );
-        }
-    };
-    let context = RequestContext {
-        request_id: request_id.clone(),
-        route,
-        client_ip: Some(
-            client_ip::resolve(&headers, peer, &state.config.http.trusted_proxies).to_string(),
-        ),
-        consistency: consistency.clone(),
-    };
-    // The auth check's connection serves the fields that follow it (one checkout).
+    let consistency = consistency::from_headers(&http.headers)
+        .map_err(|(field, message)| bad_request(media, &AppError::bad_input(field, message), id))?;
+    Ok(Checked {
+        http,
+        operation,
+        consistency,
+    })
+}
+
+/// Turns verified claims into a current principal (one statement, on the connection the
+/// request then keeps for its fields), puts the request's data in place, and applies the
+/// introspection policy: signed-in users holding any permission may introspect (react-admin
+/// and GraphiQL need it), everyone may when `GRAPHQL_PUBLIC_INTROSPECTION` is on.
+async fn authorize(
+    state: &AppState,
+    checked: Checked,
+) -> Result<Run<async_graphql::Request>, Refusal> {
+    let Checked {
+        http,
+        operation,
+        consistency,
+    } = checked;
+    let (media, request_id) = (http.media, http.request_id);
     let held = Arc::new(Held::default());
-    let auth = match credentials {
-        Credentials::None => Auth::Anonymous,
-        Credentials::Token(claims) => {
-            match principal(&state.db, route, consistency.as_ref(), &held, &claims).await {
-                Ok(principal) => Auth::User(Arc::new(principal)),
-                Err(AppError::Unauthenticated(message)) => {
-                    return unauthenticated(&message, &request_id);
-                }
-                Err(error) => {
-                    count_operation(&name, result_of(&[error.code()]), &[error.code()]);
-                    let error = async_graphql::ErrorExtensions::extend(&error);
-                    let mut response = async_graphql::Response::from_errors(vec![
-                        error.into_server_error(Default::default()),
-                    ]);
-                    tag_errors(&mut response, &request_id);
-                    return transport::respond(response, media);
-                }
-            }
-        }
-    };
-    // Introspection is for signed-in users holding any permission (react-admin and GraphiQL
-    // need it), and for everyone when GRAPHQL_PUBLIC_INTROSPECTION is on.
+    let auth = caller(
+        state,
+        &http.credentials,
+        &operation,
+        consistency.as_ref(),
+        &held,
+    )
+    .await
+    .map_err(|error| failed(&operation.name, &error, media, &request_id))?;
     let may_introspect = state.config.public_introspection()
         || auth.principal().is_some_and(|p| !p.permissions.is_empty());
     let anonymous = auth.principal().is_none();
-    let mut request = request
+    if operation.introspects && !may_introspect {
+        let name = &operation.name;
+        return Err(introspection_refused(anonymous, name, media, &request_id));
+    }
+    let trusted = &state.config.http.trusted_proxies;
+    let client_ip = http
+        .peer
+        .map(|peer| client_ip::resolve(&http.headers, peer, trusted));
+    let context = RequestContext {
+        request_id: request_id.clone(),
+        route: operation.route,
+        client_ip: client_ip.map(|ip| ip.to_string()),
+        consistency: consistency.clone(),
+    };
+    let loaders = Loaders::new(&state.db, operation.route, consistency, held.clone());
+    let mut request = http
+        .request
         .data(context)
         .data(auth)
-        .data(Loaders::new(&state.db, route, consistency, held.clone()))
+        .data(loaders)
         .data(held);
     if !may_introspect {
-        if introspects {
-            let (status, code, message) = if anonymous {
-                (
-                    StatusCode::UNAUTHORIZED,
-                    "UNAUTHENTICATED",
-                    "sign in to introspect the schema",
-                )
-            } else {
-                (
-                    StatusCode::FORBIDDEN,
-                    "FORBIDDEN",
-                    "introspection needs an admin permission",
-                )
-            };
-            count_operation(&name, "refused", &[code]);
-            return transport::refuse(status, media, code, message, &request_id);
-        }
         request = request.disable_introspection();
     }
-    // The standard introspection query nests deeper than any data query needs to, so it runs
-    // on a schema whose depth limit allows it (it reads no data).
-    let schema = if introspection_only && may_introspect {
+    Ok(Run {
+        result: request,
+        introspection: operation.introspection_only && may_introspect,
+        hide_hints: anonymous && !may_introspect,
+        operation,
+        media,
+        request_id,
+    })
+}
+
+/// Executes the operation. A mutation's last commit becomes the client's consistency token,
+/// and every mutation drops the cached list totals. The standard introspection query nests
+/// deeper than any data query needs to, so it runs on a schema whose depth limit allows it
+/// (it reads no data).
+async fn run(
+    state: &AppState,
+    ready: Run<async_graphql::Request>,
+) -> Run<(async_graphql::Response, Option<String>)> {
+    let schema = if ready.introspection {
         &state.introspection_schema
     } else {
         &state.schema
     };
-    let (mut response, committed) = match route {
-        // A mutation's last commit becomes the client's consistency token.
+    let result = match ready.operation.route {
         Route::Write => {
-            let done = track_commits(state.db.flavor_cell().clone(), schema.execute(request)).await;
+            let flavor = state.db.flavor_cell().clone();
+            let done = track_commits(flavor, schema.execute(ready.result)).await;
             state.counts.invalidate();
             done
         }
-        Route::Read => (schema.execute(request).await, None),
+        Route::Read => (schema.execute(ready.result).await, None),
     };
-    if anonymous && !may_introspect {
+    Run {
+        result,
+        operation: ready.operation,
+        media: ready.media,
+        request_id: ready.request_id,
+        hide_hints: ready.hide_hints,
+        introspection: ready.introspection,
+    }
+}
+
+/// Every error gets a code and the request id, the operation its metrics, and a mutation's
+/// response the client's new consistency token.
+fn finish(done: Run<(async_graphql::Response, Option<String>)>, started: Instant) -> Response {
+    let (mut response, committed) = done.result;
+    if done.hide_hints {
         hide_suggestions(&mut response);
     }
-    tag_errors(&mut response, &request_id);
+    tag_errors(&mut response, &done.request_id);
     let codes: Vec<&str> = response
         .errors
         .iter()
-        .filter_map(|e| e.extensions.as_ref()?.get("code"))
-        .filter_map(|v| match v {
-            async_graphql::Value::String(code) => Some(code.as_str()),
-            _ => None,
-        })
+        .filter_map(super::status::code_of)
         .collect();
-    count_operation(&name, result_of(&codes), &codes);
-    metrics::histogram!("adminql_graphql_operation_duration_seconds", "operation" => name.clone())
+    count_operation(&done.operation.name, result_of(&codes), &codes);
+    let name = done.operation.name;
+    metrics::histogram!("adminql_graphql_operation_duration_seconds", "operation" => name)
         .record(started.elapsed().as_secs_f64());
-    let Some(gtid) = committed else {
-        return transport::respond(response, media);
-    };
-    response.extensions.insert(
-        "consistencyToken".into(),
-        async_graphql::Value::from(gtid.as_str()),
-    );
-    let mut http = transport::respond(response, media);
-    if let Ok(token) = Token::parse(&gtid) {
-        let headers = http.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(token.as_str()) {
-            headers.insert(CONSISTENCY_HEADER, value);
-        }
-        let cookie = format!(
-            "{CONSISTENCY_COOKIE}={}; Max-Age={CONSISTENCY_COOKIE_SECONDS}; Path=/; HttpOnly; SameSite=Strict",
-            token.cookie_value()
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            headers.append(header::SET_COOKIE, value);
-        }
+    if let Some(gtid) = &committed {
+        consistency::attach(&mut response, gtid);
+    }
+    let mut http = transport::respond(response, done.media);
+    if let Some(gtid) = &committed {
+        consistency::set(&mut http, gtid);
     }
     http
 }
 
-pub const CONSISTENCY_HEADER: &str = "x-consistency-token";
-const CONSISTENCY_COOKIE: &str = "adminql_ct";
-/// Long enough to cover any replica lag we tolerate (`REPLICA_MAX_LAG`), short enough not to
-/// pin a browser to the primary.
-const CONSISTENCY_COOKIE_SECONDS: u32 = 60;
-
-/// The request's consistency token: the header wins over the cookie. Malformed is an error,
-/// which names where the token came from.
-fn consistency_token(headers: &HeaderMap) -> Result<Option<Token>, (&'static str, String)> {
-    const HEADER: &str = "X-Consistency-Token";
-    if let Some(value) = headers.get(CONSISTENCY_HEADER) {
-        let raw = value
-            .to_str()
-            .map_err(|_| (HEADER, format!("{HEADER} is not text")))?;
-        return Token::parse(raw).map(Some).map_err(|e| (HEADER, e));
-    }
-    for cookies in headers.get_all(header::COOKIE) {
-        let Ok(cookies) = cookies.to_str() else {
-            continue;
-        };
-        for pair in cookies.split(';') {
-            if let Some((name, value)) = pair.trim().split_once('=')
-                && name == CONSISTENCY_COOKIE
-            {
-                return Token::from_cookie(value)
-                    .map(Some)
-                    .map_err(|e| (CONSISTENCY_COOKIE, e));
-            }
+/// Who calls: anonymous, or the principal the verified claims name, read the way the
+/// request reads (one statement; its connection is the one the request keeps).
+async fn caller(
+    state: &AppState,
+    credentials: &Credentials,
+    operation: &Operation,
+    token: Option<&Token>,
+    held: &Held,
+) -> Result<Auth, AppError> {
+    match credentials {
+        Credentials::None => Ok(Auth::Anonymous),
+        Credentials::Token(claims) => {
+            let principal = principal(&state.db, operation.route, token, held, claims).await?;
+            Ok(Auth::User(Arc::new(principal)))
         }
     }
-    Ok(None)
+}
+
+/// GraphQL over HTTP: mutations only over POST, so a link or <img> cannot change data.
+fn post_only(media: Media, request_id: &str) -> Refusal {
+    let status = StatusCode::METHOD_NOT_ALLOWED;
+    let message = "mutations must use POST";
+    let mut refusal = transport::refuse(status, media, "BAD_USER_INPUT", message, request_id);
+    refusal
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    Box::new(refusal)
+}
+
+/// 400 for a request at fault, naming the offending part when the error does.
+fn bad_request(media: Media, error: &AppError, request_id: &str) -> Refusal {
+    let field = match error {
+        AppError::BadInput { field, .. } => Some(field.as_str()),
+        _ => None,
+    };
+    let (status, message) = (StatusCode::BAD_REQUEST, error.message());
+    let code = error.code();
+    Box::new(transport::refuse_field(
+        status, media, code, &message, field, request_id,
+    ))
+}
+
+/// The auth check refused the token (401), or failed on the server's side (no database
+/// could answer it).
+fn failed(name: &str, error: &AppError, media: Media, request_id: &str) -> Refusal {
+    if let AppError::Unauthenticated(message) = error {
+        return Box::new(unauthenticated(message, request_id));
+    }
+    count_operation(name, result_of(&[error.code()]), &[error.code()]);
+    let error = async_graphql::ErrorExtensions::extend(error);
+    let mut response =
+        async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())]);
+    tag_errors(&mut response, request_id);
+    Box::new(transport::respond(response, media))
+}
+
+fn introspection_refused(anonymous: bool, name: &str, media: Media, request_id: &str) -> Refusal {
+    let (status, code, message) = if anonymous {
+        (
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "sign in to introspect the schema",
+        )
+    } else {
+        (
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "introspection needs an admin permission",
+        )
+    };
+    count_operation(name, "refused", &[code]);
+    Box::new(transport::refuse(status, media, code, message, request_id))
 }
 
 /// Drops "Did you mean ...?" hints, which would let anonymous clients map the schema.
@@ -318,104 +300,6 @@ fn tag_errors(response: &mut async_graphql::Response, request_id: &str) {
             ext.set("code", "BAD_USER_INPUT");
         }
         ext.set("requestId", request_id);
-    }
-}
-
-/// What the handler needs to know about a request before running it.
-struct Operation {
-    route: Route,
-    /// Every root field is an introspection field (`__schema`, `__type`, `__typename`).
-    introspection_only: bool,
-    /// For logs and metrics: the operation's name, `anonymous`, or `other` when it is not a
-    /// short identifier (clients choose names; they must not explode metric labels).
-    name: String,
-    /// A query limit the operation breaks, if any.
-    over_limit: Option<AppError>,
-    /// Asks for `__schema` or `__type`.
-    introspects: bool,
-    /// The document parsed and holds the operation to run (so its name is a real one).
-    found: bool,
-}
-
-/// Finds the operation to run: its type decides the route. An unparsable document routes as
-/// a read (it fails validation without touching a database).
-fn inspect(request: &mut async_graphql::Request, limits: &QueryLimits) -> Operation {
-    let name = request.operation_name.clone();
-    let variables = request.variables.clone();
-    let unknown = |name: &Option<String>| Operation {
-        route: Route::Read,
-        introspection_only: false,
-        name: label(name.as_deref()),
-        over_limit: None,
-        introspects: false,
-        found: false,
-    };
-    let Ok(document) = request.parsed_query() else {
-        return unknown(&name);
-    };
-    let (operation, name) = match &document.operations {
-        DocumentOperations::Single(op) => (Some(op), name),
-        DocumentOperations::Multiple(ops) => match name {
-            Some(name) => (ops.get(name.as_str()), Some(name)),
-            None if ops.len() == 1 => match ops.iter().next() {
-                Some((n, op)) => (Some(op), Some(n.to_string())),
-                None => (None, None),
-            },
-            None => (None, None),
-        },
-    };
-    let Some(operation) = operation else {
-        return unknown(&name);
-    };
-    let introspects = operation.node.selection_set.node.items.iter().any(
-        |item| matches!(&item.node, Selection::Field(f) if matches!(f.node.name.node.as_str(), "__schema" | "__type")),
-    );
-    let introspection_only = operation.node.selection_set.node.items.iter().all(
-        |item| matches!(&item.node, Selection::Field(f) if f.node.name.node.starts_with("__")),
-    );
-    // The standard introspection query (GraphiQL, Apollo, react-admin) nests type references
-    // deeply and reads no data; it gets the introspection schema's limits.
-    let introspection_limits;
-    let limits = if introspection_only {
-        introspection_limits = QueryLimits {
-            max_depth: limits.max_depth.max(crate::graphql::INTROSPECTION_DEPTH),
-            max_fields: limits.max_fields.saturating_mul(5),
-            ..limits.clone()
-        };
-        &introspection_limits
-    } else {
-        limits
-    };
-    let over_limit = limits::check(document, &operation.node, &variables, limits).err();
-    let name = label(name.as_deref().or_else(|| {
-        operation
-            .node
-            .selection_set
-            .node
-            .items
-            .is_empty()
-            .then_some("empty")
-    }));
-    Operation {
-        route: match operation.node.ty {
-            OperationType::Mutation => Route::Write,
-            _ => Route::Read,
-        },
-        introspection_only,
-        name,
-        over_limit,
-        introspects,
-        found: true,
-    }
-}
-
-fn label(name: Option<&str>) -> String {
-    match name {
-        None => "anonymous".into(),
-        Some(n) if n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-            n.into()
-        }
-        Some(_) => "other".into(),
     }
 }
 

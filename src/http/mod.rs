@@ -2,12 +2,15 @@
 
 mod admin;
 mod client_ip;
+mod consistency;
+mod extract;
 mod failsafe;
 mod graphiql;
 mod graphql;
 mod health;
 pub mod labels;
 pub mod metrics;
+mod operation;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -38,12 +41,13 @@ pub fn router(state: AppState) -> Router {
     ::metrics::counter!("adminql_http_server_errors_total", "route" => "/graphql").increment(0);
     // Only the API reads bearer tokens: a probe or a scrape that carries a stale one still
     // gets its answer.
-    let api = get(graphql::get)
-        .post(graphql::post)
-        .layer(axum::middleware::from_fn_with_state(
-            state.auth.clone(),
-            crate::auth::middleware::authenticate,
-        ));
+    let api =
+        get(graphql::handle)
+            .post(graphql::handle)
+            .layer(axum::middleware::from_fn_with_state(
+                state.auth.clone(),
+                crate::auth::middleware::authenticate,
+            ));
     let routes = Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
@@ -111,7 +115,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
     }
-    let consistency = HeaderName::from_static(graphql::CONSISTENCY_HEADER);
+    let consistency = HeaderName::from_static(consistency::CONSISTENCY_HEADER);
     Some(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
