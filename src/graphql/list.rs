@@ -1,7 +1,7 @@
 //! Arguments shared by every `allXs` / `_allXsMeta` pair (react-admin's ra-data-graphql-simple
 //! convention): zero-based `page`, `perPage`, `sortField` from an allow-list, `sortOrder`.
 
-use async_graphql::{ID, SimpleObject};
+use async_graphql::{ID, InputObject, SimpleObject};
 
 use crate::db::paging::{Matching, Page, Sort, SortOrder, Within};
 use crate::error::{AppError, AppResult};
@@ -146,6 +146,37 @@ pub fn within(field: &str, gte: Option<&str>, lte: Option<&str>) -> AppResult<Wi
             .map(|v| parse_date(&format!("filter.{field}_lte"), v, true))
             .transpose()?,
     })
+}
+
+/// Bounds on when a record was created and last changed, flattened into a filter. Dates take
+/// `2026-11-23` or RFC 3339.
+#[derive(InputObject, Debug, Default)]
+pub struct Stamps {
+    #[graphql(name = "createdAt_gte")]
+    pub created_at_gte: Option<String>,
+    #[graphql(name = "createdAt_lte")]
+    pub created_at_lte: Option<String>,
+    #[graphql(name = "updatedAt_gte")]
+    pub updated_at_gte: Option<String>,
+    #[graphql(name = "updatedAt_lte")]
+    pub updated_at_lte: Option<String>,
+}
+
+impl Stamps {
+    /// The `createdAt` and `updatedAt` bounds.
+    pub fn parse(&self) -> AppResult<(Within, Within)> {
+        let created = within(
+            "createdAt",
+            self.created_at_gte.as_deref(),
+            self.created_at_lte.as_deref(),
+        )?;
+        let updated = within(
+            "updatedAt",
+            self.updated_at_gte.as_deref(),
+            self.updated_at_lte.as_deref(),
+        )?;
+        Ok((created, updated))
+    }
 }
 
 /// Parses the conditions every list filter has: `q`, and `ids` plus a single `id`.

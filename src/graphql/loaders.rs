@@ -10,11 +10,13 @@ use diesel::QueryResult;
 use scoped_futures::ScopedBoxFuture;
 
 use super::batch::Batcher;
+use super::list::gid;
 use crate::db::{Database, DbConn, Held, Route, Token};
 use crate::error::AppError;
 use crate::permission::loader::{PermissionsByRole, PermissionsByUser};
 use crate::role::loader::RolesByUser;
 use crate::user::loader::{UserById, UsersByRole};
+use async_graphql::dataloader::Loader;
 
 /// What a loader needs to reach the database for its request.
 #[derive(Clone)]
@@ -114,4 +116,37 @@ pub fn loaders<'a>(ctx: &'a Context<'_>) -> &'a Loaders {
 /// Turns a loader error into the client-facing internal error.
 pub fn load_error(error: LoadError) -> AppError {
     AppError::internal(anyhow::anyhow!("{error}"))
+}
+
+impl<L, T> Batcher<L>
+where
+    L: Loader<i64, Value = Vec<T>, Error = LoadError>,
+    T: Clone + Send + Sync + 'static,
+{
+    /// The rows related to `key` (none when it has none), as the schema's type.
+    pub async fn related<G: From<T>>(&self, key: i64) -> async_graphql::Result<Vec<G>> {
+        Ok(self.rows(key).await?.into_iter().map(G::from).collect())
+    }
+
+    /// The ids of the rows related to `key` (react-admin's reference inputs).
+    pub async fn related_ids(
+        &self,
+        key: i64,
+        id: impl Fn(&T) -> i64,
+    ) -> async_graphql::Result<Vec<async_graphql::ID>> {
+        Ok(self
+            .rows(key)
+            .await?
+            .iter()
+            .map(|row| gid(id(row)))
+            .collect())
+    }
+
+    async fn rows(&self, key: i64) -> Result<Vec<T>, AppError> {
+        Ok(self
+            .load_one(key)
+            .await
+            .map_err(load_error)?
+            .unwrap_or_default())
+    }
 }

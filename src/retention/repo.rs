@@ -47,31 +47,42 @@ pub async fn unlock(conn: &mut DbConn) -> QueryResult<()> {
     }
 }
 
+/// Deletes up to `$limit` rows of `$table` that meet `$condition`, taken in `$order`: the
+/// ids first, then a DELETE by id that checks the condition again, so each statement
+/// touches a bounded set of rows. Returns how many went.
+macro_rules! prune_batch {
+    ($conn:ident, $table:ident, $condition:expr, $order:expr, $limit:expr) => {
+        db_run!($conn: {
+            let ids: Vec<i64> = $table::table
+                .filter($condition)
+                .order($order)
+                .select($table::id)
+                .limit($limit)
+                .load($conn)
+                .await?;
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            diesel::delete($table::table.filter($table::id.eq_any(&ids)).filter($condition))
+                .execute($conn)
+                .await
+        })
+    };
+}
+
 /// Deletes up to `limit` audit rows older than `cutoff`, oldest first; returns how many.
 pub async fn prune_audit(
     conn: &mut DbConn,
     cutoff: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<usize> {
-    db_run!(conn: {
-        let ids: Vec<i64> = audit_log::table
-            .filter(audit_log::at.lt(cutoff))
-            .order(audit_log::at.asc())
-            .select(audit_log::id)
-            .limit(limit)
-            .load(conn)
-            .await?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        diesel::delete(
-            audit_log::table
-                .filter(audit_log::id.eq_any(&ids))
-                .filter(audit_log::at.lt(cutoff)),
-        )
-        .execute(conn)
-        .await
-    })
+    prune_batch!(
+        conn,
+        audit_log,
+        audit_log::at.lt(cutoff),
+        audit_log::at.asc(),
+        limit
+    )
 }
 
 /// Deletes up to `limit` refresh tokens that expired or were revoked before `cutoff`.
@@ -86,23 +97,11 @@ pub async fn prune_refresh_tokens(
             .nullable()
             .or(refresh_tokens::revoked_at.lt(cutoff))
     };
-    db_run!(conn: {
-        let ids: Vec<i64> = refresh_tokens::table
-            .filter(expired())
-            .order(refresh_tokens::id.asc())
-            .select(refresh_tokens::id)
-            .limit(limit)
-            .load(conn)
-            .await?;
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        diesel::delete(
-            refresh_tokens::table
-                .filter(refresh_tokens::id.eq_any(&ids))
-                .filter(expired()),
-        )
-        .execute(conn)
-        .await
-    })
+    prune_batch!(
+        conn,
+        refresh_tokens,
+        expired(),
+        refresh_tokens::id.asc(),
+        limit
+    )
 }

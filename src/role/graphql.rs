@@ -9,11 +9,10 @@ use super::service::{self, RoleInput};
 use crate::auth::principal::{Require, perm};
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::{actor, conn};
-use crate::graphql::list::{self, gid, matching, optional_id, parse_id, utc, within};
+use crate::graphql::list::{self, Stamps, gid, matching, optional_id, parse_id, utc};
 use crate::graphql::listable::{Listable, list_query};
-use crate::graphql::loaders::{load_error, loaders};
+use crate::graphql::loaders::loaders;
 use crate::permission::graphql::Permission;
-use crate::permission::model::PermissionRow;
 use crate::user::graphql::User;
 
 /// A named set of permissions given to users.
@@ -43,54 +42,25 @@ impl From<RoleRow> for Role {
     }
 }
 
-impl Role {
-    async fn permission_rows(&self, ctx: &Context<'_>) -> Result<Vec<PermissionRow>> {
-        let rows = loaders(ctx)
-            .permissions_by_role
-            .load_one(self.row_id)
-            .await
-            .map_err(load_error)?;
-        Ok(rows.unwrap_or_default())
-    }
-}
-
 #[ComplexObject]
 impl Role {
     /// Permissions the role grants.
     #[graphql(guard = "Require(perm::PERMISSION_READ)")]
     async fn permissions(&self, ctx: &Context<'_>) -> Result<Vec<Permission>> {
-        Ok(self
-            .permission_rows(ctx)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        loaders(ctx).permissions_by_role.related(self.row_id).await
     }
 
     /// Ids of the permissions the role grants (for react-admin reference inputs).
     #[graphql(guard = "Require(perm::PERMISSION_READ)")]
     async fn permissions_ids(&self, ctx: &Context<'_>) -> Result<Vec<ID>> {
-        Ok(self
-            .permission_rows(ctx)
-            .await?
-            .into_iter()
-            .map(|p| gid(p.id))
-            .collect())
+        let loader = &loaders(ctx).permissions_by_role;
+        loader.related_ids(self.row_id, |p| p.id).await
     }
 
     /// Users holding the role.
     #[graphql(guard = "Require(perm::USER_READ)")]
     async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let rows = loaders(ctx)
-            .users_by_role
-            .load_one(self.row_id)
-            .await
-            .map_err(load_error)?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        loaders(ctx).users_by_role.related(self.row_id).await
     }
 }
 
@@ -109,14 +79,8 @@ pub struct RoleFilter {
     /// Roles held by this user.
     #[graphql(name = "user_id")]
     pub user_id: Option<ID>,
-    #[graphql(name = "createdAt_gte")]
-    pub created_at_gte: Option<String>,
-    #[graphql(name = "createdAt_lte")]
-    pub created_at_lte: Option<String>,
-    #[graphql(name = "updatedAt_gte")]
-    pub updated_at_gte: Option<String>,
-    #[graphql(name = "updatedAt_lte")]
-    pub updated_at_lte: Option<String>,
+    #[graphql(flatten)]
+    pub stamps: Stamps,
 }
 
 impl Listable for Role {
@@ -132,22 +96,15 @@ impl Listable for Role {
     const DEFAULT_SORT: RoleSort = RoleSort::Id;
 
     fn parse(f: RoleFilter) -> AppResult<Filter> {
+        let (created_at, updated_at) = f.stamps.parse()?;
         Ok(Filter {
             matching: matching(f.q, f.ids.as_deref(), f.id.as_ref())?,
             name: f.name,
             description: f.description,
             permission_id: optional_id("filter.permission_id", f.permission_id.as_ref())?,
             user_id: optional_id("filter.user_id", f.user_id.as_ref())?,
-            created_at: within(
-                "createdAt",
-                f.created_at_gte.as_deref(),
-                f.created_at_lte.as_deref(),
-            )?,
-            updated_at: within(
-                "updatedAt",
-                f.updated_at_gte.as_deref(),
-                f.updated_at_lte.as_deref(),
-            )?,
+            created_at,
+            updated_at,
         })
     }
 }

@@ -11,12 +11,11 @@ use crate::auth::principal::{Require, SignedIn, perm, principal};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::{actor, conn, kept_primary, read};
-use crate::graphql::list::{self, gid, matching, optional_id, parse_id, utc, within};
+use crate::graphql::list::{self, Stamps, gid, matching, optional_id, parse_id, utc, within};
 use crate::graphql::listable::{Listable, list_query};
-use crate::graphql::loaders::{load_error, loaders};
+use crate::graphql::loaders::loaders;
 use crate::permission::graphql::Permission;
 use crate::role::graphql::Role;
-use crate::role::model::RoleRow;
 
 /// An account that can sign in. The password is never readable.
 #[derive(SimpleObject, Debug, Clone)]
@@ -50,54 +49,25 @@ impl From<UserRow> for User {
     }
 }
 
-impl User {
-    async fn role_rows(&self, ctx: &Context<'_>) -> Result<Vec<RoleRow>> {
-        let rows = loaders(ctx)
-            .roles_by_user
-            .load_one(self.row_id)
-            .await
-            .map_err(load_error)?;
-        Ok(rows.unwrap_or_default())
-    }
-}
-
 #[ComplexObject]
 impl User {
     /// Roles held by the user.
     #[graphql(guard = "Require(perm::ROLE_READ)")]
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>> {
-        Ok(self
-            .role_rows(ctx)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        loaders(ctx).roles_by_user.related(self.row_id).await
     }
 
     /// Ids of the roles held by the user (for react-admin reference inputs).
     #[graphql(guard = "Require(perm::ROLE_READ)")]
     async fn roles_ids(&self, ctx: &Context<'_>) -> Result<Vec<ID>> {
-        Ok(self
-            .role_rows(ctx)
-            .await?
-            .into_iter()
-            .map(|r| gid(r.id))
-            .collect())
+        let loader = &loaders(ctx).roles_by_user;
+        loader.related_ids(self.row_id, |r| r.id).await
     }
 
     /// Effective permissions, granted through the user's roles.
     #[graphql(guard = "Require(perm::PERMISSION_READ)")]
     async fn permissions(&self, ctx: &Context<'_>) -> Result<Vec<Permission>> {
-        let rows = loaders(ctx)
-            .permissions_by_user
-            .load_one(self.row_id)
-            .await
-            .map_err(load_error)?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        loaders(ctx).permissions_by_user.related(self.row_id).await
     }
 }
 
@@ -114,14 +84,8 @@ pub struct UserFilter {
     /// Users holding this role.
     #[graphql(name = "role_id")]
     pub role_id: Option<ID>,
-    #[graphql(name = "createdAt_gte")]
-    pub created_at_gte: Option<String>,
-    #[graphql(name = "createdAt_lte")]
-    pub created_at_lte: Option<String>,
-    #[graphql(name = "updatedAt_gte")]
-    pub updated_at_gte: Option<String>,
-    #[graphql(name = "updatedAt_lte")]
-    pub updated_at_lte: Option<String>,
+    #[graphql(flatten)]
+    pub stamps: Stamps,
     #[graphql(name = "lastLoginAt_gte")]
     pub last_login_at_gte: Option<String>,
     #[graphql(name = "lastLoginAt_lte")]
@@ -144,27 +108,21 @@ impl Listable for User {
     const DEFAULT_SORT: UserSort = UserSort::Id;
 
     fn parse(f: UserFilter) -> AppResult<Filter> {
+        let (created_at, updated_at) = f.stamps.parse()?;
+        let last_login_at = within(
+            "lastLoginAt",
+            f.last_login_at_gte.as_deref(),
+            f.last_login_at_lte.as_deref(),
+        )?;
         Ok(Filter {
             matching: matching(f.q, f.ids.as_deref(), f.id.as_ref())?,
             email: f.email,
             name: f.name,
             active: f.active,
             role_id: optional_id("filter.role_id", f.role_id.as_ref())?,
-            created_at: within(
-                "createdAt",
-                f.created_at_gte.as_deref(),
-                f.created_at_lte.as_deref(),
-            )?,
-            updated_at: within(
-                "updatedAt",
-                f.updated_at_gte.as_deref(),
-                f.updated_at_lte.as_deref(),
-            )?,
-            last_login_at: within(
-                "lastLoginAt",
-                f.last_login_at_gte.as_deref(),
-                f.last_login_at_lte.as_deref(),
-            )?,
+            created_at,
+            updated_at,
+            last_login_at,
         })
     }
 }
