@@ -264,19 +264,23 @@ async fn reuse_detected(
     AppError::Unauthenticated(BAD_REFRESH.into())
 }
 
-/// Revokes the refresh chain of `token` if it belongs to `user_id`.
+/// Revokes the refresh chain `token` belongs to. The token is itself the credential (whoever
+/// holds it could spend it), so no access token is needed: a session whose access token
+/// expired can still end. A signed-in `caller` only revokes a chain of their own. True when a
+/// chain was revoked.
 pub async fn logout(
     conn: &mut DbConn,
     request: &RequestContext,
-    user_id: i64,
+    caller: Option<i64>,
     token: &str,
 ) -> AppResult<bool> {
     let Some(row) = repo::find_refresh(conn, &sha256_hex(token.trim())).await? else {
         return Ok(false);
     };
-    if row.user_id != user_id {
+    if caller.is_some_and(|caller| caller != row.user_id) {
         return Ok(false);
     }
+    let user_id = row.user_id;
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             repo::revoke_family(conn, &row.family_id, now()).await?;

@@ -224,6 +224,22 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_chain() {
     assert_eq!(out["data"]["logout"], true, "{out}");
     assert_eq!(code(&refresh(r.to_owned()).await), "UNAUTHENTICATED");
 
+    // The refresh token alone is credential enough (a tab whose access token expired can
+    // still sign out); a signed-in caller cannot end someone else's session.
+    let logout = "mutation($t: String!) { logout(refreshToken: $t) }";
+    let mine = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let mine = mine["refreshToken"].as_str().unwrap().to_owned();
+    let (_, theirs) = app
+        .user_with_roles("logout-other@example.com", &["admin"])
+        .await;
+    let out = app
+        .gql_with(logout, json!({ "t": mine }), Some(&theirs))
+        .await;
+    assert_eq!(out["data"]["logout"], false, "{out}");
+    let out = app.gql_with(logout, json!({ "t": mine }), None).await;
+    assert_eq!(out["data"]["logout"], true, "{out}");
+    assert_eq!(code(&refresh(mine).await), "UNAUTHENTICATED");
+
     let audit = app
         .gql(
             "{ allAuditLogs(filter: { action: \"auth.refresh_reuse\" }) { action } }",

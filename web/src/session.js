@@ -97,8 +97,9 @@ export async function logout() {
   const current = session();
   clear();
   if (current) {
-    // `logout` revokes only a signed-in caller's refresh token: send the access token of the
-    // session being ended. Best effort: the tokens are gone from this tab either way.
+    // The refresh token is credential enough for `logout` (so an expired session still ends);
+    // the access token goes along while it is valid. Best effort: the tokens are gone from
+    // this tab either way.
     await gql('mutation SignOut($t: String!) { logout(refreshToken: $t) }', { t: current.refreshToken }, { bearer: current.token }).catch(() => {});
   }
 }
