@@ -97,10 +97,10 @@ export async function logout() {
   const current = session();
   clear();
   if (current) {
-    // The refresh token is credential enough for `logout` (so an expired session still ends);
-    // the access token goes along while it is valid. Best effort: the tokens are gone from
-    // this tab either way.
-    await gql('mutation SignOut($t: String!) { logout(refreshToken: $t) }', { t: current.refreshToken }, { bearer: current.token }).catch(() => {});
+    // The refresh token is credential enough for `logout`; no access token goes along, so a
+    // session whose access token expired (which the server would answer 401) still ends.
+    // Best effort: the tokens are gone from this tab either way.
+    await gql('mutation SignOut($t: String!) { logout(refreshToken: $t) }', { t: current.refreshToken }, { auth: false }).catch(() => {});
   }
 }
 
