@@ -38,6 +38,11 @@ enum Command {
         /// that answers but cannot be migrated still fails.
         #[arg(long)]
         allow_primary_down: bool,
+        /// Change nothing: compare the database's applied migrations with this build's and
+        /// exit 0 only when they are the same (1 when some are pending, or were applied by a
+        /// newer adminql). For deploy pipelines and the restore drill.
+        #[arg(long, conflicts_with = "allow_primary_down")]
+        check: bool,
     },
     /// Create a user holding the `admin` role.
     CreateAdmin {
@@ -127,7 +132,10 @@ async fn run(command: Command) -> Result<(), Failure> {
     let config = Config::from_env().map_err(usage)?;
     telemetry::init(&config.log);
     match command {
-        Command::Migrate { allow_primary_down } => {
+        Command::Migrate { check: true, .. } => check_schema(&config).await,
+        Command::Migrate {
+            allow_primary_down, ..
+        } => {
             let schema = if allow_primary_down {
                 migrate_or_replica(&config).await?
             } else {
@@ -159,6 +167,34 @@ async fn migrate_primary(config: &Config) -> Result<Vec<String>, Failure> {
         tracing::info!(%version, "applied migration");
     }
     Ok(applied)
+}
+
+/// `migrate --check`: reports how the database compares with this build, changing nothing.
+async fn check_schema(config: &Config) -> Result<(), Failure> {
+    let state = migrate::check(&config.database)
+        .await
+        .map_err(|e| usage(format!("cannot read the applied migrations: {e:#}")))?;
+    if state.current() {
+        println!("schema is current: {} migration(s) applied", state.applied);
+        return Ok(());
+    }
+    let mut problems = Vec::new();
+    if !state.pending.is_empty() {
+        problems.push(format!(
+            "pending (run `adminql migrate`): {}",
+            state.pending.join(", ")
+        ));
+    }
+    if !state.unknown.is_empty() {
+        problems.push(format!(
+            "applied by a newer adminql, unknown to this build: {}",
+            state.unknown.join(", ")
+        ));
+    }
+    Err(runtime(format!(
+        "schema is not this build's: {}",
+        problems.join("; ")
+    )))
 }
 
 /// What a start found: the primary migrated, or a replica with every migration while the

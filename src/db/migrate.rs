@@ -69,6 +69,97 @@ pub async fn run(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
     Ok(applied)
 }
 
+/// How a database's applied migrations compare with the ones this build embeds.
+#[derive(Debug, Default)]
+pub struct SchemaState {
+    pub applied: usize,
+    /// Embedded, not applied yet (`adminql migrate` would apply them).
+    pub pending: Vec<String>,
+    /// Applied, but unknown to this build: the database was migrated by a newer adminql.
+    pub unknown: Vec<String>,
+}
+
+impl SchemaState {
+    /// The database is at exactly the schema this build expects.
+    pub fn current(&self) -> bool {
+        self.pending.is_empty() && self.unknown.is_empty()
+    }
+}
+
+/// Compares the primary's applied migrations with this build's, changing nothing.
+pub async fn check(config: &DatabaseConfig) -> anyhow::Result<SchemaState> {
+    let (known, applied) = match &config.primary {
+        DatabaseUrl::Mysql(url) => {
+            let mut conn =
+                connect_mysql(url.expose_secret(), &config.tls, config.connect_timeout).await?;
+            let rows = diesel::sql_query(APPLIED).load::<Applied>(&mut conn).await;
+            (embedded::<diesel::mysql::Mysql>(&MYSQL)?, applied(rows)?)
+        }
+        DatabaseUrl::Sqlite(path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let url = path.to_str().ok_or_else(|| {
+                    anyhow::anyhow!("DATABASE_URL: the SQLite path is not valid UTF-8")
+                })?;
+                let mut conn = SqliteConnection::establish(url)?;
+                let rows =
+                    diesel::RunQueryDsl::load::<Applied>(diesel::sql_query(APPLIED), &mut conn);
+                Ok((embedded::<diesel::sqlite::Sqlite>(&SQLITE)?, applied(rows)?))
+            })
+            .await??
+        }
+    };
+    Ok(SchemaState {
+        applied: applied.len(),
+        pending: known
+            .iter()
+            .filter(|v| !applied.contains(v))
+            .cloned()
+            .collect(),
+        unknown: applied
+            .iter()
+            .filter(|v| !known.contains(v))
+            .cloned()
+            .collect(),
+    })
+}
+
+fn embedded<DB: diesel::backend::Backend>(
+    source: &EmbeddedMigrations,
+) -> anyhow::Result<Vec<String>>
+where
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    Ok(MigrationSource::<DB>::migrations(source)
+        .map_err(|e| anyhow::anyhow!(e))?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect())
+}
+
+/// diesel's record of applied migrations, read without creating it (its harness would).
+const APPLIED: &str = "SELECT version FROM __diesel_schema_migrations";
+
+#[derive(diesel::QueryableByName)]
+struct Applied {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+/// The versions read by [`APPLIED`]; none when the record does not exist yet.
+fn applied(rows: diesel::QueryResult<Vec<Applied>>) -> anyhow::Result<Vec<String>> {
+    match rows {
+        Ok(rows) => Ok(rows.into_iter().map(|r| r.version).collect()),
+        Err(e)
+            if e.to_string().contains("doesn't exist")
+                || e.to_string().contains("no such table") =>
+        {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Whether anything accepts connections at the primary's address. A refused, unresolved or
 /// silent address is a primary that is down, and so, from here, is a mistyped host; a
 /// primary that answers but cannot be migrated (credentials, a failing migration, a held
@@ -93,16 +184,7 @@ pub async fn primary_listens(config: &DatabaseConfig) -> bool {
 /// every migration this binary embeds, redacted. Reads can then be served from it (the
 /// schema is the one this build expects) and writes wait for the primary.
 pub async fn replica_with_every_migration(config: &DatabaseConfig) -> anyhow::Result<String> {
-    #[derive(diesel::QueryableByName)]
-    struct Applied {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        version: String,
-    }
-    let expected: Vec<String> = MigrationSource::<diesel::mysql::Mysql>::migrations(&MYSQL)
-        .map_err(|e| anyhow::anyhow!(e))?
-        .iter()
-        .map(|m| m.name().version().to_string())
-        .collect();
+    let expected = embedded::<diesel::mysql::Mysql>(&MYSQL)?;
     let mut reasons = Vec::new();
     for replica in &config.replicas {
         let DatabaseUrl::Mysql(url) = replica else {
@@ -111,10 +193,7 @@ pub async fn replica_with_every_migration(config: &DatabaseConfig) -> anyhow::Re
         let applied = async {
             let mut conn =
                 connect_mysql(url.expose_secret(), &config.tls, config.connect_timeout).await?;
-            let rows: Vec<Applied> =
-                diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
-                    .load(&mut conn)
-                    .await?;
+            let rows: Vec<Applied> = diesel::sql_query(APPLIED).load(&mut conn).await?;
             anyhow::Ok(rows.into_iter().map(|r| r.version).collect::<Vec<_>>())
         }
         .await;

@@ -177,6 +177,62 @@ fn create_admin_reads_the_password_from_stdin() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
 
+/// `migrate --check` changes nothing and exits 0 only when the database is at this build's
+/// schema: 1 with the pending versions before `migrate`, 1 naming a version a newer adminql
+/// applied, and `--allow-primary-down` does not go with it.
+#[test]
+fn migrate_check_compares_without_changing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = |out: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let db = ("DATABASE_URL", "sqlite://check.db");
+    let fresh = adminql(dir.path(), &[db], &["migrate", "--check"]);
+    assert_eq!(fresh.status.code(), Some(1), "{}", text(&fresh));
+    assert!(
+        text(&fresh).contains("pending (run `adminql migrate`)"),
+        "{}",
+        text(&fresh)
+    );
+    let migrated = adminql(dir.path(), &[db], &["migrate"]);
+    assert_eq!(migrated.status.code(), Some(0), "{}", text(&migrated));
+    let current = adminql(dir.path(), &[db], &["migrate", "--check"]);
+    assert_eq!(current.status.code(), Some(0), "{}", text(&current));
+    assert!(
+        text(&current).contains("schema is current"),
+        "{}",
+        text(&current)
+    );
+
+    let sqlite = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')\"); c.commit()",
+        ])
+        .arg(dir.path().join("check.db"))
+        .output()
+        .unwrap();
+    assert!(sqlite.status.success(), "{}", text(&sqlite));
+    let newer = adminql(dir.path(), &[db], &["migrate", "--check"]);
+    assert_eq!(newer.status.code(), Some(1), "{}", text(&newer));
+    assert!(
+        text(&newer).contains("applied by a newer adminql, unknown to this build: 29990101000000"),
+        "{}",
+        text(&newer)
+    );
+
+    let both = adminql(
+        dir.path(),
+        &[db],
+        &["migrate", "--check", "--allow-primary-down"],
+    );
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both));
+}
+
 /// SIGTERM while requests are in flight: every request the server has taken in before the
 /// signal gets its whole response, and the process exits 0.
 #[tokio::test(flavor = "multi_thread")]

@@ -261,6 +261,47 @@ fn restore_drill_pulls_restores_migrates_checks_rows_and_pushes_its_result() {
         "{}",
         text(&out)
     );
+    // schema: `migrate --check` finds the copy at this build's schema; a copy that a newer
+    // adminql migrated (a version this build does not know) fails the step.
+    let schema = drill_container("schema");
+    assert_eq!(strings(&schema["args"]), ["migrate", "--check"]);
+    let check = |database: &str| {
+        Command::new(env!("CARGO_BIN_EXE_adminql"))
+            .args(strings(&schema["args"]))
+            .env(
+                "DATABASE_URL",
+                format!(
+                    "mysql://{user}:{APP_PASSWORD}@127.0.0.1:{}/{database}",
+                    primary.port
+                ),
+            )
+            .env("JWT_SECRET", JWT_SECRET)
+            .output()
+            .unwrap()
+    };
+    let out = check(&target);
+    assert!(
+        out.status.success(),
+        "adminql migrate --check: {}",
+        text(&out)
+    );
+    primary
+        .sql(&format!(
+            "INSERT INTO {target}.__diesel_schema_migrations (version) VALUES ('29990101000000')"
+        ))
+        .unwrap();
+    let out = check(&target);
+    assert!(
+        !out.status.success() && text(&out).contains("29990101000000"),
+        "a schema from a newer adminql passed the check: {}",
+        text(&out)
+    );
+    primary
+        .sql(&format!(
+            "DELETE FROM {target}.__diesel_schema_migrations WHERE version = '29990101000000'"
+        ))
+        .unwrap();
+
     // A copy whose schema adminql cannot bring up to date fails the step, and so the drill: here a
     // `users` table of another shape and no migration record.
     let broken = format!("{db}_b");
