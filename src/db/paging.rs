@@ -164,7 +164,37 @@ macro_rules! sorted {
     }};
 }
 
-pub(crate) use {equal, matching, sorted, within};
+/// The rows of `$target` linked to each of `$keys` through the link table `$link` (on its
+/// `$key` column), as `(key, row)` ordered by key then `$order`: one statement for a whole
+/// batch of a loader.
+macro_rules! linked {
+    ($conn:ident, $link:ident.$key:ident => $target:ident as $row:ty, $keys:expr, $order:expr) => {
+        $crate::db::db_run!($conn: {
+            $link::table
+                .inner_join($target::table)
+                .filter($crate::db::sql::in_ids($link::$key, $keys))
+                .select(($link::$key, <$row>::as_select()))
+                .order(($link::$key, $order))
+                .load($conn)
+                .await
+        })
+    };
+}
+
+/// Which of `$ids` are rows of `$table`.
+macro_rules! existing {
+    ($conn:ident, $table:ident, $ids:expr) => {
+        $crate::db::db_run!($conn: {
+            $table::table
+                .filter($crate::db::sql::in_ids($table::id, $ids))
+                .select($table::id)
+                .load($conn)
+                .await
+        })
+    };
+}
+
+pub(crate) use {equal, existing, linked, matching, sorted, within};
 
 /// Implements [`Listing`] for the marker type `$name` with the repository's own `find`,
 /// `list` and `count` functions (in scope where this is written); `$filter` has a

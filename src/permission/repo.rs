@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{PermissionFilter, PermissionRow, PermissionSort};
 use crate::db::DbConn;
 use crate::db::db_run;
-use crate::db::paging::{Page, Sort, equal, listing, matching, sorted};
+use crate::db::paging::{Page, Sort, equal, existing, linked, listing, matching, sorted};
 use crate::db::schema::{permissions, role_permissions};
 use crate::db::sql::in_ids;
 
@@ -89,22 +89,12 @@ pub async fn by_roles(
     conn: &mut DbConn,
     role_ids: &[i64],
 ) -> QueryResult<Vec<(i64, PermissionRow)>> {
-    db_run!(conn: {
-        role_permissions::table
-            .inner_join(permissions::table)
-            .filter(in_ids(role_permissions::role_id, role_ids))
-            .select((role_permissions::role_id, PermissionRow::as_select()))
-            .order((role_permissions::role_id, permissions::code))
-            .load(conn)
-            .await
-    })
+    linked!(conn, role_permissions.role_id => permissions as PermissionRow, role_ids, permissions::code)
 }
 
 /// Which of `ids` exist.
 pub async fn existing_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
-    db_run!(conn: {
-        permissions::table.filter(in_ids(permissions::id, ids)).select(permissions::id).load(conn).await
-    })
+    existing!(conn, permissions, ids)
 }
 
 /// The permission codes a user holds through their roles (sorted, distinct).

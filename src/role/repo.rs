@@ -5,9 +5,8 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewRole, RoleChanges, RoleFilter, RoleRow, RoleSort};
 use crate::db::DbConn;
-use crate::db::paging::{Page, Sort, equal, listing, matching, sorted, within};
+use crate::db::paging::{Page, Sort, equal, existing, linked, listing, matching, sorted, within};
 use crate::db::schema::{role_permissions, roles, user_roles};
-use crate::db::sql::in_ids;
 use crate::db::{db_run, insert_all};
 
 macro_rules! filtered {
@@ -131,20 +130,10 @@ pub async fn permission_ids(conn: &mut DbConn, role_id: i64) -> QueryResult<Vec<
 
 /// Roles of each user, as `(user_id, role)`.
 pub async fn by_users(conn: &mut DbConn, user_ids: &[i64]) -> QueryResult<Vec<(i64, RoleRow)>> {
-    db_run!(conn: {
-        user_roles::table
-            .inner_join(roles::table)
-            .filter(in_ids(user_roles::user_id, user_ids))
-            .select((user_roles::user_id, RoleRow::as_select()))
-            .order((user_roles::user_id, roles::name))
-            .load(conn)
-            .await
-    })
+    linked!(conn, user_roles.user_id => roles as RoleRow, user_ids, roles::name)
 }
 
 /// Which of `ids` exist.
 pub async fn existing_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
-    db_run!(conn: {
-        roles::table.filter(in_ids(roles::id, ids)).select(roles::id).load(conn).await
-    })
+    existing!(conn, roles, ids)
 }

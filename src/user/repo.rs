@@ -5,7 +5,7 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewUser, UserChanges, UserFilter, UserRow, UserSort};
 use crate::db::DbConn;
-use crate::db::paging::{Page, Sort, equal, listing, matching, sorted, within};
+use crate::db::paging::{Page, Sort, equal, linked, listing, matching, sorted, within};
 use crate::db::schema::{roles, user_roles, users};
 use crate::db::sql::{EARLIEST, in_ids, in_page, update_where};
 use crate::db::{db_run, insert_all};
@@ -176,15 +176,7 @@ pub async fn by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<UserRow>>
 
 /// Users holding each role, as `(role_id, user)`.
 pub async fn by_roles(conn: &mut DbConn, role_ids: &[i64]) -> QueryResult<Vec<(i64, UserRow)>> {
-    db_run!(conn: {
-        user_roles::table
-            .inner_join(users::table)
-            .filter(in_ids(user_roles::role_id, role_ids))
-            .select((user_roles::role_id, UserRow::as_select()))
-            .order((user_roles::role_id, users::email))
-            .load(conn)
-            .await
-    })
+    linked!(conn, user_roles.role_id => users as UserRow, role_ids, users::email)
 }
 
 pub async fn update(conn: &mut DbConn, id: i64, changes: &UserChanges<'_>) -> QueryResult<()> {
