@@ -15,6 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 use super::extract::GraphqlRequest;
+use super::labels::Caller;
 use super::operation::{Operation, inspect};
 use super::transport::{self, Media};
 use super::{client_ip, consistency};
@@ -70,7 +71,11 @@ fn reject(state: &AppState, mut http: GraphqlRequest) -> Result<Checked, Refusal
     tracing::Span::current().record("operation", operation.name.as_str());
     // Logs keep the name; metrics get a label from a bounded set.
     let known = operation.found && operation.over_limit.is_none();
-    operation.name = state.operation_labels.label(&operation.name, known);
+    let caller = match http.credentials {
+        Credentials::Token(_) => Caller::SignedIn,
+        Credentials::None => Caller::Anonymous,
+    };
+    operation.name = state.operation_labels.label(&operation.name, known, caller);
     let (media, id) = (http.media, http.request_id.as_str());
     if http.is_get && operation.route == Route::Write {
         return Err(post_only(media, id));

@@ -70,8 +70,9 @@ async fn a_flood_of_operation_names_leaves_metrics_bounded() {
         .lines()
         .filter(|l| l.contains("operation=\"Flood"))
         .count();
-    // Per admitted name: one counter and a histogram of 16 lines.
-    let cap = adminql::http::labels::MAX_OPERATION_NAMES;
+    // Per admitted name: one counter and a histogram of 16 lines. The flood is anonymous, so
+    // it gets only the anonymous share of the names.
+    let cap = adminql::http::labels::MAX_ANONYMOUS_NAMES;
     assert!(
         flood_series <= cap * 17,
         "{flood_series} series carry a flood name"
@@ -86,6 +87,18 @@ async fn a_flood_of_operation_names_leaves_metrics_bounded() {
     let grown = text.len().saturating_sub(before);
     // Unbounded, 10,000 names were ~17 MB; 100 names with their histograms are ~250 KB.
     assert!(grown < 1024 * 1024, "/metrics grew by {grown} bytes");
+    // The names a signed-in client uses still label as themselves after the flood.
+    let body = app
+        .gql("query AfterTheFlood { me { id } }", json!({}))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let text = app.metrics().await;
+    assert!(
+        text.contains(
+            r#"adminql_graphql_operations_total{operation="AfterTheFlood",result="ok"} 1"#
+        ),
+        "a signed-in client's name was not admitted after an anonymous flood"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
