@@ -184,17 +184,51 @@ async fn replication_running(
     conn: &mut AsyncMysqlConnection,
     flavor: Flavor,
 ) -> Result<bool, String> {
-    let sql = match flavor {
+    let state: Option<String> =
+        diesel::select(fixed::<Nullable<Text>>(replication_state_sql(flavor)))
+            .get_result(conn)
+            .await
+            .map_err(|e| format!("replication status unavailable: {e}"))?;
+    Ok(state.as_deref() == Some("ON"))
+}
+
+/// The scalar subquery whose answer is `ON` while the server's replication applies events:
+/// MariaDB's `SLAVE_RUNNING` status, MySQL 8's applier service state.
+fn replication_state_sql(flavor: Flavor) -> &'static str {
+    match flavor {
         Flavor::MariaDb => {
             "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING')"
         }
         Flavor::Mysql => {
             "(SELECT SERVICE_STATE FROM performance_schema.replication_applier_status LIMIT 1)"
         }
-    };
-    let state: Option<String> = diesel::select(fixed::<Nullable<Text>>(sql))
-        .get_result(conn)
-        .await
-        .map_err(|e| format!("replication status unavailable: {e}"))?;
-    Ok(state.as_deref() == Some("ON"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::sql::cached_mysql_text;
+
+    /// MySQL 8 runs against no server here (README): the statement it gets is checked as text.
+    #[test]
+    fn replication_status_query_per_flavor() {
+        let sent = |flavor| {
+            cached_mysql_text(&diesel::select(fixed::<Nullable<Text>>(
+                replication_state_sql(flavor),
+            )))
+        };
+        assert_eq!(
+            sent(Flavor::MariaDb).as_deref(),
+            Some(
+                "SELECT (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING')"
+            )
+        );
+        assert_eq!(
+            sent(Flavor::Mysql).as_deref(),
+            Some(
+                "SELECT (SELECT SERVICE_STATE FROM performance_schema.replication_applier_status LIMIT 1)"
+            )
+        );
+    }
 }

@@ -88,27 +88,33 @@ async fn setup_mysql_session(
     let version: String = diesel::select(diesel::dsl::sql::<Text>("VERSION()"))
         .get_result(conn)
         .await?;
-    // MariaDB takes seconds for every statement; MySQL takes milliseconds and caps SELECTs only.
     flavor.learn(&version);
-    let timeout = if Flavor::of_version(&version) == Flavor::MariaDb {
-        format!(
-            "SET SESSION max_statement_time = {}",
-            statement_timeout.as_secs_f64()
-        )
-    } else {
-        format!(
-            "SET SESSION max_execution_time = {}",
-            statement_timeout.as_millis()
-        )
-    };
-    conn.batch_execute(&timeout).await?;
-    conn.batch_execute("SET SESSION time_zone = '+00:00'")
-        .await?;
-    if kind == PoolKind::Replica {
-        conn.batch_execute("SET SESSION TRANSACTION READ ONLY")
-            .await?;
+    let this_server = Flavor::of_version(&version);
+    for statement in session_setup_sql(this_server, kind, statement_timeout) {
+        conn.batch_execute(&statement).await?;
     }
     Ok(())
+}
+
+/// What a new MySQL session runs before the pool hands it out: the statement timeout,
+/// UTC, and read-only mode on replicas. MariaDB takes seconds for every statement; MySQL
+/// takes milliseconds and caps SELECTs only.
+fn session_setup_sql(flavor: Flavor, kind: PoolKind, statement_timeout: Duration) -> Vec<String> {
+    let timeout = match flavor {
+        Flavor::MariaDb => format!(
+            "SET SESSION max_statement_time = {}",
+            statement_timeout.as_secs_f64()
+        ),
+        Flavor::Mysql => format!(
+            "SET SESSION max_execution_time = {}",
+            statement_timeout.as_millis()
+        ),
+    };
+    let mut statements = vec![timeout, "SET SESSION time_zone = '+00:00'".to_owned()];
+    if kind == PoolKind::Replica {
+        statements.push("SET SESSION TRANSACTION READ ONLY".to_owned());
+    }
+    statements
 }
 
 pub(super) fn sqlite(
@@ -173,4 +179,41 @@ where
         .recycle_timeout(Some(config.connect_timeout))
         .runtime(deadpool::Runtime::Tokio1)
         .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// MySQL 8 runs against no server here (README): its session set-up is checked as text.
+    #[test]
+    fn session_setup_per_flavor_and_kind() {
+        let timeout = Duration::from_millis(2500);
+        assert_eq!(
+            session_setup_sql(Flavor::MariaDb, PoolKind::Primary, timeout),
+            [
+                "SET SESSION max_statement_time = 2.5",
+                "SET SESSION time_zone = '+00:00'"
+            ]
+        );
+        assert_eq!(
+            session_setup_sql(Flavor::Mysql, PoolKind::Primary, timeout),
+            [
+                "SET SESSION max_execution_time = 2500",
+                "SET SESSION time_zone = '+00:00'"
+            ]
+        );
+        assert_eq!(
+            session_setup_sql(Flavor::Mysql, PoolKind::Replica, Duration::from_secs(5)),
+            [
+                "SET SESSION max_execution_time = 5000",
+                "SET SESSION time_zone = '+00:00'",
+                "SET SESSION TRANSACTION READ ONLY"
+            ]
+        );
+        assert_eq!(
+            session_setup_sql(Flavor::MariaDb, PoolKind::Replica, Duration::from_secs(5))[0],
+            "SET SESSION max_statement_time = 5"
+        );
+    }
 }
