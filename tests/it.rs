@@ -3,6 +3,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "it/access_changes.rs"]
+mod access_changes;
 #[path = "it/admin_ui.rs"]
 mod admin_ui;
 #[path = "it/archiver_metrics.rs"]
