@@ -9,16 +9,6 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_adminql");
 
-/// A loopback port that was free a moment ago. Racy (another process may take it before the
-/// child binds it): prefer `LISTEN_ADDR=127.0.0.1:0` and [`Process::wait_for_address`].
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// Runs `adminql migrate` with no environment but `env` and `PATH`; it must exit 2. Returns
 /// its one `adminql:` error line (a start-up refusal is one line that names the variable).
 pub fn migrate_refused(env: &[(&str, &str)]) -> String {
