@@ -45,6 +45,8 @@ mod pitr;
 mod pitr_support;
 #[path = "it/react_admin.rs"]
 mod react_admin;
+#[path = "it/restart.rs"]
+mod restart;
 #[path = "it/retention.rs"]
 mod retention;
 #[path = "it/routing.rs"]

@@ -85,6 +85,31 @@ impl Process {
         }
     }
 
+    /// Waits until what it logged after the first `since` bytes of [`Process::log`] contains
+    /// one of `texts`; returns the index of the one that came first. Panics with the log
+    /// after `timeout`.
+    pub fn wait_for_first(&mut self, since: usize, texts: &[&str], timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let fresh = &self.log[since..];
+            if let Some((_, i)) = texts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, text)| Some((fresh.find(text)?, i)))
+                .min()
+            {
+                return i;
+            }
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => self.take(line),
+                Err(_) => panic!("none of {texts:?} from adminql:\n{}", &self.log[since..]),
+            }
+        }
+    }
+
     /// Waits until it listens and returns the address it logged (with `LISTEN_ADDR` on port
     /// 0, the port the kernel picked).
     pub fn wait_for_address(&mut self, timeout: Duration) -> std::net::SocketAddr {
