@@ -3,6 +3,8 @@
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "it/access_changes.rs"]
+mod access_changes;
 #[path = "it/admin_ui.rs"]
 mod admin_ui;
 #[path = "it/archiver_metrics.rs"]
@@ -43,6 +45,8 @@ mod pitr;
 mod pitr_support;
 #[path = "it/react_admin.rs"]
 mod react_admin;
+#[path = "it/restart.rs"]
+mod restart;
 #[path = "it/retention.rs"]
 mod retention;
 #[path = "it/routing.rs"]

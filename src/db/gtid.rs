@@ -75,13 +75,10 @@ pub(super) async fn record_commit(conn: &mut DbConn) {
     let DbConn::Mysql(c) = conn else {
         return;
     };
-    let sql = match flavor {
-        Flavor::MariaDb => "@@last_gtid",
-        Flavor::Mysql => "@@global.gtid_executed",
-    };
-    let result: diesel::QueryResult<Option<String>> = diesel::select(fixed::<Nullable<Text>>(sql))
-        .get_result(&mut **c)
-        .await;
+    let result: diesel::QueryResult<Option<String>> =
+        diesel::select(fixed::<Nullable<Text>>(commit_gtid_sql(flavor)))
+            .get_result(&mut **c)
+            .await;
     match result {
         Ok(Some(gtid)) if !gtid.is_empty() => {
             LAST_COMMIT.with(|(_, slot)| *slot.borrow_mut() = Some(gtid));
@@ -89,6 +86,15 @@ pub(super) async fn record_commit(conn: &mut DbConn) {
         // Nothing was binlogged (binary log off): there is nothing to wait for.
         Ok(_) => {}
         Err(error) => tracing::warn!(%error, "could not read the commit's GTID"),
+    }
+}
+
+/// The server variable that names the last commit: MariaDB's own (`@@last_gtid`, this
+/// session's), MySQL 8's whole executed set (a superset, which waits no shorter).
+fn commit_gtid_sql(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::MariaDb => "@@last_gtid",
+        Flavor::Mysql => "@@global.gtid_executed",
     }
 }
 
@@ -168,20 +174,17 @@ pub async fn wait_for(
     token: &Token,
     wait: Duration,
 ) -> diesel::QueryResult<bool> {
-    let (function, done) = match flavor {
-        // 0: reached; -1: timed out.
-        Flavor::MariaDb => ("MASTER_GTID_WAIT", 0),
-        // 0: reached; 1: timed out.
-        Flavor::Mysql => ("WAIT_FOR_EXECUTED_GTID_SET", 0),
-    };
-    let result: Option<i64> = diesel::select(GtidWait {
-        function,
-        token: token.as_str(),
-        seconds: wait.as_secs_f64(),
-    })
-    .get_result(conn)
-    .await?;
-    Ok(result == Some(done))
+    let result: Option<i64> = diesel::select(GtidWait::new(flavor, token, wait))
+        .get_result(conn)
+        .await?;
+    Ok(reached(result))
+}
+
+/// Whether a GTID wait's answer means "applied": 0 for both functions (MariaDB's
+/// `MASTER_GTID_WAIT` answers -1 on timeout, MySQL's `WAIT_FOR_EXECUTED_GTID_SET` 1; NULL
+/// means an argument was NULL).
+fn reached(answer: Option<i64>) -> bool {
+    answer == Some(0)
 }
 
 /// `CAST(<function>(?, ?) AS SIGNED)`: SQL text fixed per flavour, so a connection prepares
@@ -190,6 +193,19 @@ struct GtidWait<'a> {
     function: &'static str,
     token: &'a str,
     seconds: f64,
+}
+
+impl<'a> GtidWait<'a> {
+    fn new(flavor: Flavor, token: &'a Token, wait: Duration) -> Self {
+        GtidWait {
+            function: match flavor {
+                Flavor::MariaDb => "MASTER_GTID_WAIT",
+                Flavor::Mysql => "WAIT_FOR_EXECUTED_GTID_SET",
+            },
+            token: token.as_str(),
+            seconds: wait.as_secs_f64(),
+        }
+    }
 }
 
 impl diesel::expression::Expression for GtidWait<'_> {
@@ -319,6 +335,65 @@ mod tests {
         let token = Token::parse(raw).unwrap();
         assert!(!token.cookie_value().contains(','));
         assert_eq!(Token::from_cookie(&token.cookie_value()).unwrap(), token);
+    }
+
+    /// MySQL 8 runs against no server here (README): what each flavor is sent is checked as
+    /// text, binds included, and must stay one cacheable statement per flavor.
+    #[test]
+    fn gtid_wait_sql_per_flavor() {
+        use crate::db::sql::cached_mysql_text;
+        let set = "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5";
+        let mysql = Token::parse(set).unwrap();
+        let wait = diesel::select(GtidWait::new(
+            Flavor::Mysql,
+            &mysql,
+            Duration::from_millis(50),
+        ));
+        assert_eq!(
+            cached_mysql_text(&wait).as_deref(),
+            Some("SELECT CAST(WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS SIGNED)")
+        );
+        assert_eq!(
+            diesel::debug_query::<diesel::mysql::Mysql, _>(&wait).to_string(),
+            format!(
+                "SELECT CAST(WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS SIGNED) -- binds: [\"{set}\", 0.05]"
+            ),
+            "the set and the timeout in seconds are bound, never spliced in"
+        );
+        let mariadb = Token::parse("0-1-123").unwrap();
+        let wait = diesel::select(GtidWait::new(
+            Flavor::MariaDb,
+            &mariadb,
+            Duration::from_secs(2),
+        ));
+        assert_eq!(
+            diesel::debug_query::<diesel::mysql::Mysql, _>(&wait).to_string(),
+            "SELECT CAST(MASTER_GTID_WAIT(?, ?) AS SIGNED) -- binds: [\"0-1-123\", 2.0]"
+        );
+        assert!(cached_mysql_text(&wait).is_some());
+    }
+
+    #[test]
+    fn gtid_wait_answers() {
+        assert!(reached(Some(0)));
+        assert!(!reached(Some(-1)), "MariaDB: timed out");
+        assert!(!reached(Some(1)), "MySQL: timed out");
+        assert!(!reached(None));
+    }
+
+    #[test]
+    fn commit_gtid_sql_per_flavor() {
+        use crate::db::sql::cached_mysql_text;
+        let sent = |flavor| {
+            cached_mysql_text(&diesel::select(fixed::<Nullable<Text>>(commit_gtid_sql(
+                flavor,
+            ))))
+        };
+        assert_eq!(sent(Flavor::MariaDb).as_deref(), Some("SELECT @@last_gtid"));
+        assert_eq!(
+            sent(Flavor::Mysql).as_deref(),
+            Some("SELECT @@global.gtid_executed")
+        );
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //! failover slower than `REPLICA_MAX_LAG` would take every replica out of rotation, and reads
 //! would fall back to the dead primary and fail).
 //!
+//! A heartbeat that fails on the monitor's open connection with an error (not a timeout) is
+//! tried once more on a new connection in the same tick: the primary may have restarted
+//! between two ticks, and a restarted primary is not a down one. When the new connection
+//! works, the primary pool's idle connections, which broke with the old one, are dropped
+//! and the event is logged once at `warn`; writes never see read-only mode for it.
+//!
 //! A replica over `REPLICA_MAX_LAG` or unreachable leaves rotation at once and returns after
 //! [`super::replica::PROBES_TO_RETURN`] healthy probes in a row. Every transition is logged
 //! once at `warn`.
@@ -45,10 +51,20 @@ pub(super) async fn run(db: Database) {
             last_beat.elapsed()
         };
         let beat = async {
-            let result = heartbeat(&db, &mut primary, limit).await;
-            match result {
-                Ok(()) => {
+            match heartbeat(&db, &mut primary, limit).await {
+                Ok(Beat::Steady) => {
                     last_beat = Instant::now();
+                    db.set_primary_healthy(true, "");
+                }
+                Ok(Beat::Reconnected { lost }) => {
+                    last_beat = Instant::now();
+                    // The pool's idle connections went with the monitor's: without a ping
+                    // per checkout, each would fail a request.
+                    db.inner.primary.drop_idle();
+                    tracing::warn!(
+                        reason = %lost,
+                        "the primary connection broke and a new one works (a restart?): dropped the idle primary connections"
+                    );
                     db.set_primary_healthy(true, "");
                 }
                 Err(reason) => {
@@ -107,14 +123,59 @@ async fn connection<'c>(
     slot.as_mut().ok_or_else(|| "no connection".to_owned())
 }
 
+/// What a heartbeat that reached the primary found.
+enum Beat {
+    /// It went through on the connection the monitor had (or opened for the first time).
+    Steady,
+    /// The monitor's connection broke (`lost` says how) and a new one went through: the
+    /// primary restarted, or dropped the connection.
+    Reconnected { lost: String },
+}
+
+/// Writes the heartbeat row. A failure on an open connection that is not a timeout is
+/// tried once more on a new connection; a timeout is not (a hung primary is down, and a
+/// second wait would double the time writes take to fail fast).
 async fn heartbeat(
     db: &Database,
     slot: &mut Option<AsyncMysqlConnection>,
     limit: Duration,
-) -> Result<(), String> {
+) -> Result<Beat, String> {
+    let reused = slot.is_some();
+    match beat_once(db, slot, limit).await {
+        Ok(()) => Ok(Beat::Steady),
+        Err(Failure::Error(lost)) if reused => {
+            *slot = None;
+            match beat_once(db, slot, limit).await {
+                Ok(()) => Ok(Beat::Reconnected { lost }),
+                Err(failure) => Err(failure.into_reason()),
+            }
+        }
+        Err(failure) => Err(failure.into_reason()),
+    }
+}
+
+/// Why one heartbeat attempt failed.
+enum Failure {
+    Error(String),
+    Timeout(String),
+}
+
+impl Failure {
+    fn into_reason(self) -> String {
+        match self {
+            Failure::Error(reason) | Failure::Timeout(reason) => reason,
+        }
+    }
+}
+
+async fn beat_once(
+    db: &Database,
+    slot: &mut Option<AsyncMysqlConnection>,
+    limit: Duration,
+) -> Result<(), Failure> {
     let url = db
         .primary_url()
-        .ok_or("no primary URL")?
+        .ok_or_else(|| Failure::Error("no primary URL".into()))?
         .expose_secret()
         .to_owned();
     let work = async {
@@ -123,12 +184,13 @@ async fn heartbeat(
             .await
             .map_err(|e| format!("heartbeat write failed: {e}"))
     };
-    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
-        Err(format!(
+    match tokio::time::timeout(limit, work).await {
+        Ok(result) => result.map_err(Failure::Error),
+        Err(_) => Err(Failure::Timeout(format!(
             "no answer within {}",
             humantime::format_duration(limit)
-        ))
-    })
+        ))),
+    }
 }
 
 async fn probe(
@@ -184,17 +246,51 @@ async fn replication_running(
     conn: &mut AsyncMysqlConnection,
     flavor: Flavor,
 ) -> Result<bool, String> {
-    let sql = match flavor {
+    let state: Option<String> =
+        diesel::select(fixed::<Nullable<Text>>(replication_state_sql(flavor)))
+            .get_result(conn)
+            .await
+            .map_err(|e| format!("replication status unavailable: {e}"))?;
+    Ok(state.as_deref() == Some("ON"))
+}
+
+/// The scalar subquery whose answer is `ON` while the server's replication applies events:
+/// MariaDB's `SLAVE_RUNNING` status, MySQL 8's applier service state.
+fn replication_state_sql(flavor: Flavor) -> &'static str {
+    match flavor {
         Flavor::MariaDb => {
             "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING')"
         }
         Flavor::Mysql => {
             "(SELECT SERVICE_STATE FROM performance_schema.replication_applier_status LIMIT 1)"
         }
-    };
-    let state: Option<String> = diesel::select(fixed::<Nullable<Text>>(sql))
-        .get_result(conn)
-        .await
-        .map_err(|e| format!("replication status unavailable: {e}"))?;
-    Ok(state.as_deref() == Some("ON"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::sql::cached_mysql_text;
+
+    /// MySQL 8 runs against no server here (README): the statement it gets is checked as text.
+    #[test]
+    fn replication_status_query_per_flavor() {
+        let sent = |flavor| {
+            cached_mysql_text(&diesel::select(fixed::<Nullable<Text>>(
+                replication_state_sql(flavor),
+            )))
+        };
+        assert_eq!(
+            sent(Flavor::MariaDb).as_deref(),
+            Some(
+                "SELECT (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING')"
+            )
+        );
+        assert_eq!(
+            sent(Flavor::Mysql).as_deref(),
+            Some(
+                "SELECT (SELECT SERVICE_STATE FROM performance_schema.replication_applier_status LIMIT 1)"
+            )
+        );
+    }
 }

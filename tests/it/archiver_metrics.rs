@@ -3,7 +3,7 @@
 //! `httpd.conf` of manifests/mariadb-pitr-scripts.yaml (the archiver pod's `metrics` container).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -70,10 +70,9 @@ fn archiver_metrics_are_served_as_prometheus_text_by_the_manifests_httpd() {
         caught_up(primary, &archive).then_some(())
     });
 
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
+    // Held until the test ends: nothing else takes it before or after busybox binds it.
+    let reserved = mariadb_cluster::Port::reserve().expect("a loopback port");
+    let port = reserved.number();
     let _httpd = Httpd(
         Command::new("busybox")
             .args(["httpd", "-f", "-p", &format!("127.0.0.1:{port}"), "-h"])

@@ -2,11 +2,16 @@
 //! test's own account on the primary and the replica): every statement earns its place.
 //! One statement checks the caller (active, token version, permission codes); a point read
 //! adds one, a page of users with their roles and its total two more at most; no ping per
-//! pooled connection checkout.
+//! pooled connection checkout. And one pool checkout per request that runs one root field,
+//! or several sharing one connection.
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
+use crate::support::mariadb::cluster;
+use crate::support::process::Process;
+use crate::support::{JWT_SECRET, TestApp, sum_of};
 
 fn ok(body: Value) -> Value {
     assert!(body["errors"].is_null(), "{body}");
@@ -104,4 +109,94 @@ async fn statements_per_request_are_the_minimum() {
         update <= 7.0,
         "updateUser(name) took {update} statements per request"
     );
+}
+
+/// Checkouts are counted by `adminql_db_acquire_seconds` (a histogram per pool): its
+/// `_count` series, summed over the pools, must rise by exactly one per request. The app is
+/// the real binary, so the counts are its own: in this process every test's app records into
+/// one recorder, under the same pool names. Retention is off (its passes check out the
+/// primary), and the replica monitor uses connections of its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_checkout_per_request() {
+    // Creates the database, the admin, and a token the pod accepts too.
+    let app = TestApp::mysql()
+        .env("REPLICA_CHECK_INTERVAL", "1h")
+        .start()
+        .await;
+    let name = app.database.clone().unwrap();
+    let shared = cluster();
+    let (primary, replica) = (
+        shared.primary.url(&name, &name),
+        shared.replica.url(&name, &name),
+    );
+    let env = [
+        ("DATABASE_URL", primary.as_str()),
+        ("DATABASE_REPLICA_URLS", replica.as_str()),
+        ("JWT_SECRET", JWT_SECRET),
+        ("LISTEN_ADDR", "127.0.0.1:0"),
+        ("REPLICA_MAX_LAG", "60s"),
+        ("AUDIT_LOG_RETENTION", "0"),
+        ("REFRESH_TOKEN_RETENTION", "0"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut pod = Process::spawn(dir.path(), &env, &["serve"]);
+    let base = format!("http://{}", pod.wait_for_address(Duration::from_secs(30)));
+    // No cookie jar: a consistency token would make a read wait for it, and fall back to the
+    // primary (a second checkout) when the replica is late.
+    let client = reqwest::Client::new();
+    let checkouts = || {
+        let (client, base) = (&client, &base);
+        async move {
+            let text = client
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            sum_of(&text, "adminql_db_acquire_seconds_count")
+        }
+    };
+    let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
+    let send = |query: &'static str, variables: Value| {
+        let (client, base, token) = (&client, &base, &app.admin_token);
+        async move {
+            let body: Value = client
+                .post(format!("{base}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({ "query": query, "variables": variables }))
+                .send()
+                .await
+                .expect("adminql answers")
+                .json()
+                .await
+                .expect("JSON");
+            ok(body)
+        }
+    };
+    let requests = [
+        (
+            "query($id: ID!) { User(id: $id) { id email name } }",
+            json!({ "id": me }),
+        ),
+        (
+            "query { allUsers(perPage: 20) { id roles { name } } _allUsersMeta(perPage: 20) { count } }",
+            json!({}),
+        ),
+    ];
+    // Warm-up: the pools hold their connections, the list's total is cached.
+    for (query, variables) in &requests {
+        for _ in 0..3 {
+            send(query, variables.clone()).await;
+        }
+    }
+    for (query, variables) in &requests {
+        for _ in 0..3 {
+            let before = checkouts().await;
+            send(query, variables.clone()).await;
+            let after = checkouts().await;
+            assert_eq!(after - before, 1.0, "checkouts for {query}:\n{}", pod.log);
+        }
+    }
 }

@@ -8,7 +8,8 @@
 //! The binary is Debian's `prometheus-mysqld-exporter` 0.17.2 (from Debian 13, unpacked by
 //! `scripts/check-monitoring --install-tools`), the upstream version of the sidecar image, which
 //! the test checks. Two arguments are changed, both addresses: `--mysqld.address` gets the test
-//! server's port instead of 3306, `--web.listen-address` a free loopback port instead of `:9104`.
+//! server's port instead of 3306, `--web.listen-address` a loopback port held for the test
+//! (`mariadb_cluster::Port`) instead of `:9104`.
 //! Not verified here: the image itself (quay.io's build of v0.17.2, not Debian's build of the same
 //! source), that the pod reaches MariaDB on its loopback, and that the Secret key reaches the
 //! variable (scripts/check-deploy checks that the key exists).
@@ -18,8 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use mariadb_cluster::Port;
+
 use crate::support::mariadb::{Cluster, Server};
-use crate::support::process::free_port;
 
 const EXPORTER_PASSWORD: &str = "exporter-test-pw";
 
@@ -187,11 +189,15 @@ fn is_name_char(b: u8) -> bool {
 struct Exporter {
     child: Child,
     url: String,
+    /// Its listening port, held for it: no other holder takes it, and the kernel never hands
+    /// it out, between the reservation and the exporter's bind.
+    _port: Port,
 }
 
 impl Exporter {
     fn start(server: &Server) -> Exporter {
-        let port = free_port();
+        let reserved = Port::reserve().expect("a loopback port");
+        let port = reserved.number();
         let (_, args, env) = sidecar();
         assert_eq!(
             env,
@@ -225,6 +231,7 @@ impl Exporter {
         Exporter {
             child,
             url: format!("http://127.0.0.1:{port}/metrics"),
+            _port: reserved,
         }
     }
 

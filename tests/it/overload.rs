@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::support::mariadb::{Counts, cluster};
 use crate::support::process::Process;
-use crate::support::{JWT_SECRET, TestApp};
+use crate::support::{JWT_SECRET, TestApp, sample};
 
 const STATUS: &str = "{ systemStatus { replicas { name lagSeconds inRotation } } }";
 
@@ -20,8 +20,9 @@ fn code(body: &Value) -> &str {
 }
 
 /// 24 clients paging `allUsers` through pools of one connection that wait at most 30 ms: many
-/// requests find no free connection. They fail with the retryable `SERVICE_UNAVAILABLE`; the
-/// replica stays in rotation and the primary serves no read.
+/// requests find no free connection. They fail with the retryable `SERVICE_UNAVAILABLE` as a
+/// whole (HTTP 503, `Retry-After`, no data), each counted in `adminql_db_busy_total` of the
+/// replica's pool; the replica stays in rotation and the primary serves no read.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_replica_pool_stays_in_rotation_and_spares_the_primary() {
     let app = TestApp::mysql()
@@ -32,6 +33,11 @@ async fn a_busy_replica_pool_stays_in_rotation_and_spares_the_primary() {
     let shared = cluster();
     let user = app.database.clone().unwrap();
     let primary_selects = shared.primary.selects(&user);
+    // The recorder is the process's, and other tests' apps name their replica pool
+    // `replica-0` too: they can only add to the counter, so it must grow by at least this
+    // test's refusals.
+    const BUSY: &str = r#"adminql_db_busy_total{pool="replica-0"}"#;
+    let busy_before = sample(&app.metrics().await, BUSY).unwrap_or(0.0);
 
     let mut clients = Vec::new();
     for _ in 0..24 {
@@ -41,34 +47,69 @@ async fn a_busy_replica_pool_stays_in_rotation_and_spares_the_primary() {
             app.admin_token.clone(),
         );
         clients.push(tokio::spawn(async move {
-            let mut codes = Vec::new();
+            let mut answers = Vec::new();
             for page in 0..10 {
-                let body: Value = client
+                let response = client
                     .post(&url)
                     .bearer_auth(&token)
                     .json(&json!({ "query": format!("{{ allUsers(page: {page}, perPage: 5) {{ id roles {{ name }} }} }}") }))
                     .send()
                     .await
-                    .expect("response")
-                    .json()
-                    .await
-                    .expect("json");
-                codes.push(code(&body).to_owned());
+                    .expect("response");
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().expect("ASCII").to_owned());
+                let body: Value = response.json().await.expect("json");
+                answers.push((status, retry_after, body));
             }
-            codes
+            answers
         }));
     }
-    let mut codes = Vec::new();
+    let mut answers = Vec::new();
     for client in clients {
-        codes.extend(client.await.expect("client"));
+        answers.extend(client.await.expect("client"));
     }
-    let busy = codes.iter().filter(|c| *c == "SERVICE_UNAVAILABLE").count();
+    let codes: Vec<&str> = answers.iter().map(|(_, _, body)| code(body)).collect();
+    let busy = codes
+        .iter()
+        .filter(|c| **c == "SERVICE_UNAVAILABLE")
+        .count();
     assert!(busy > 0, "the pool was saturated: {codes:?}");
     assert!(
         codes
             .iter()
-            .all(|c| c == "<none>" || c == "SERVICE_UNAVAILABLE"),
+            .all(|c| *c == "<none>" || *c == "SERVICE_UNAVAILABLE"),
         "a busy pool answers SERVICE_UNAVAILABLE, nothing else: {codes:?}"
+    );
+    for (status, retry_after, body) in &answers {
+        if code(body) != "SERVICE_UNAVAILABLE" {
+            assert_eq!(*status, 200, "{body}");
+            continue;
+        }
+        // One root field, refused: the whole operation was, so HTTP says so.
+        assert_eq!(*status, 503, "a refused operation is a 503: {body}");
+        assert!(
+            body["data"].is_null() || body["data"]["allUsers"].is_null(),
+            "{body}"
+        );
+        let header = retry_after
+            .as_deref()
+            .unwrap_or_else(|| panic!("a 503 without Retry-After: {body}"));
+        let seconds: u64 = header.parse().expect("Retry-After in seconds");
+        assert!(seconds >= 1, "Retry-After: {header}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["retryAfter"],
+            json!(seconds),
+            "the body and the header agree"
+        );
+    }
+    let busy_after = sample(&app.metrics().await, BUSY).expect("the busy counter is exported");
+    assert!(
+        busy_after - busy_before >= busy as f64,
+        "{busy} refusals, {BUSY} rose by {}",
+        busy_after - busy_before
     );
     assert_eq!(
         shared.primary.selects(&user),

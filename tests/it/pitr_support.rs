@@ -3,11 +3,13 @@
 //! a source database with an account holding what the scripts document, and an S3 API (moto).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use mariadb_cluster::Port;
 
 use crate::support::mariadb::{APP_PASSWORD, Server};
 
@@ -268,18 +270,17 @@ pub(crate) fn backup(user: &str, port: u16, db: &str, out: &Path) {
 
 pub(crate) const BUCKET: &str = "adminql-offsite";
 
-/// `python3 -m moto.server` on a free loopback port, killed on drop.
+/// `python3 -m moto.server` on a loopback port held for it, killed on drop.
 pub(crate) struct ObjectStore {
     child: Child,
     endpoint: String,
+    _port: Port,
 }
 
 impl ObjectStore {
     pub(crate) fn start() -> ObjectStore {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
+        let reserved = Port::reserve().expect("a loopback port");
+        let port = reserved.number();
         let child = Command::new("python3")
             .args([
                 "-m",
@@ -296,6 +297,7 @@ impl ObjectStore {
         let store = ObjectStore {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
+            _port: reserved,
         };
         wait_for("moto to listen", Duration::from_secs(60), || {
             TcpStream::connect(("127.0.0.1", port)).ok()

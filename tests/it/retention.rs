@@ -1,18 +1,20 @@
 //! Retention on MariaDB and SQLite, with rows back-dated by SQL: old rows go, recent rows
 //! stay, no statement deletes more than a batch, 0 keeps everything, and with MySQL a pod
-//! that does not hold the advisory lock skips the pass.
+//! that does not hold the advisory lock skips the pass; the task `serve` starts counts exactly
+//! what it prunes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use adminql::config::RetentionConfig;
+use adminql::config::{DatabaseUrl, RetentionConfig};
 use adminql::retention::{self, Pass, Pruned};
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use crate::support::mariadb::{Counts, cluster};
+use crate::support::process::Process;
 use crate::support::sql::db_run;
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, JWT_SECRET, TestApp, sample};
 
 async fn exec(app: &TestApp, sql: &str) {
     let (mut conn, _) = app.state.db.write().await.unwrap();
@@ -204,25 +206,63 @@ async fn one_pod_at_a_time_prunes() {
     assert_eq!(pass.map(|p| p.audit_log.rows), Some(1));
 }
 
+/// The task `serve` starts prunes at start and counts what it pruned, exactly: the real
+/// binary on the test's SQLite file, so its `/metrics` are its own (in this process, the
+/// other tests' passes add to the same counters).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_task_prunes_on_its_interval_and_counts() {
-    let app = TestApp::sqlite()
-        .env("RETENTION_INTERVAL", "100ms")
-        .env("AUDIT_LOG_RETENTION", "30d")
-        .start()
-        .await;
+    let app = TestApp::sqlite().start().await;
     seed(&app, "t", 2, 1).await;
-    retention::spawn(app.state.db.clone(), settings(&app));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while count(&app, "audit_log", "action = 't.old'").await > 0 {
-        assert!(Instant::now() < deadline, "the task never pruned");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(count(&app, "audit_log", "action = 't.recent'").await, 1);
-    let text = app.metrics().await;
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with(r#"adminql_retention_pruned_rows_total{table="audit_log"}"#)),
-        "{text}"
+    let (audit_before, tokens_before) = (
+        count(&app, "audit_log", "1 = 1").await,
+        count(&app, "refresh_tokens", "1 = 1").await,
     );
+    let DatabaseUrl::Sqlite(file) = &app.state.config.database.primary else {
+        unreachable!("a SQLite app")
+    };
+    let url = format!("sqlite://{}", file.display());
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("JWT_SECRET", JWT_SECRET),
+        ("LISTEN_ADDR", "127.0.0.1:0"),
+        ("RETENTION_INTERVAL", "100ms"),
+        ("AUDIT_LOG_RETENTION", "30d"),
+        ("REFRESH_TOKEN_RETENTION", "1d"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut pod = Process::spawn(dir.path(), &env, &["serve"]);
+    let base = format!("http://{}", pod.wait_for_address(Duration::from_secs(30)));
+    // Logged once a pass that pruned rows is over, its counts added.
+    pod.wait_for("retention pass pruned rows", Duration::from_secs(30));
+
+    assert_eq!(count(&app, "audit_log", "action = 't.old'").await, 0);
+    assert_eq!(count(&app, "audit_log", "action = 't.recent'").await, 1);
+    assert_eq!(
+        count(&app, "refresh_tokens", "family_id = 't'").await,
+        2,
+        "the token within its grace and the live one stay"
+    );
+    let pruned_audit = audit_before - count(&app, "audit_log", "1 = 1").await;
+    let pruned_tokens = tokens_before - count(&app, "refresh_tokens", "1 = 1").await;
+    assert_eq!((pruned_audit, pruned_tokens), (2, 2), "{}", pod.log);
+    let text = app
+        .client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (table, pruned) in [
+        ("audit_log", pruned_audit),
+        ("refresh_tokens", pruned_tokens),
+    ] {
+        let series = format!(r#"adminql_retention_pruned_rows_total{{table="{table}"}}"#);
+        assert_eq!(
+            sample(&text, &series),
+            Some(pruned as f64),
+            "{series} counts the rows pruned:\n{text}"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! and survival of a killed replica, a hung replica and a killed primary.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -281,10 +282,61 @@ async fn read_load(app: &TestApp, workers: usize, n: usize) {
     }
 }
 
+/// Reads from `workers` concurrent clients, every one of which must succeed, until
+/// `enough` reads that started after `killed` was set have succeeded; returns how many did.
+async fn read_through_kill(
+    app: &TestApp,
+    workers: usize,
+    killed: Arc<AtomicBool>,
+    enough: usize,
+) -> usize {
+    let after_kill = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url("/graphql"),
+            app.admin_token.clone(),
+        );
+        let (killed, after_kill) = (killed.clone(), after_kill.clone());
+        tasks.push(tokio::spawn(async move {
+            while after_kill.load(Ordering::SeqCst) < enough {
+                let after = killed.load(Ordering::SeqCst);
+                let body: Value = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({ "query": "{ allUsers { email roles { name } } }" }))
+                    .send()
+                    .await
+                    .expect("response")
+                    .json()
+                    .await
+                    .expect("json");
+                assert!(
+                    body["errors"].is_null(),
+                    "a read failed{}: {body}",
+                    if after { " after the kill" } else { "" }
+                );
+                assert_eq!(body["data"]["allUsers"][0]["email"], ADMIN_EMAIL);
+                if after {
+                    after_kill.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("worker");
+    }
+    after_kill.load(Ordering::SeqCst)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_replica_costs_no_read_and_returns_after_restart() {
     let (cluster, app) = private_app().await;
-    let load = read_load(&app, 4, 40);
+    let killed = Arc::new(AtomicBool::new(false));
+    // The load goes on until 20 reads sent after the replica was confirmed dead have
+    // succeeded, however long the kill takes to land.
+    let load = read_through_kill(&app, 4, killed.clone(), 20);
     let kill = async {
         // Mid-load: once the replica has served some of these reads (rows of `users` read
         // there; the replica monitor reads none).
@@ -296,13 +348,16 @@ async fn killed_replica_costs_no_read_and_returns_after_restart() {
         })
         .await;
         let c = cluster.clone();
+        // `kill` returns once the server process is gone.
         tokio::task::spawn_blocking(move || c.replica.kill())
             .await
             .unwrap();
+        killed.store(true, Ordering::SeqCst);
     };
-    // Every read succeeds while the replica dies (`read_load` fails on any error, and a read
-    // stuck past HTTP_REQUEST_TIMEOUT is an error too).
-    tokio::join!(load, kill);
+    // Every read succeeds while the replica dies (`read_through_kill` fails on any error, and
+    // a read stuck past HTTP_REQUEST_TIMEOUT is an error too), and reads went on after it died.
+    let (after_kill, ()) = tokio::join!(load, kill);
+    assert!(after_kill >= 20, "{after_kill} reads after the kill");
     wait_for_status(
         &app,
         Duration::from_secs(5),

@@ -426,6 +426,33 @@ fn statistics_that_cannot_be_read_fail_the_test() {
     mariadb::cluster().primary.statements("no'such");
 }
 
+/// The value of one series in a Prometheus exposition, named with its labels as rendered
+/// (`adminql_db_busy_total{pool="replica-0"}`); None when it is not there.
+pub fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// The sum of every series of `name` (whatever their labels) in a Prometheus exposition.
+pub fn sum_of(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let value = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once("} ")?.1,
+                None => rest.strip_prefix(' ')?,
+            };
+            value.trim().parse::<f64>().ok()
+        })
+        .sum()
+}
+
 /// A MariaDB cluster of the test's own, for tests that kill, stop or break servers.
 pub async fn private_cluster() -> Arc<mariadb::Cluster> {
     Arc::new(

@@ -9,16 +9,6 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_adminql");
 
-/// A loopback port that was free a moment ago. Racy (another process may take it before the
-/// child binds it): prefer `LISTEN_ADDR=127.0.0.1:0` and [`Process::wait_for_address`].
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// Runs `adminql migrate` with no environment but `env` and `PATH`; it must exit 2. Returns
 /// its one `adminql:` error line (a start-up refusal is one line that names the variable).
 pub fn migrate_refused(env: &[(&str, &str)]) -> String {
@@ -91,6 +81,31 @@ impl Process {
             {
                 Ok(line) => self.take(line),
                 Err(_) => panic!("no '{text}' from adminql:\n{}", self.log),
+            }
+        }
+    }
+
+    /// Waits until what it logged after the first `since` bytes of [`Process::log`] contains
+    /// one of `texts`; returns the index of the one that came first. Panics with the log
+    /// after `timeout`.
+    pub fn wait_for_first(&mut self, since: usize, texts: &[&str], timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let fresh = &self.log[since..];
+            if let Some((_, i)) = texts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, text)| Some((fresh.find(text)?, i)))
+                .min()
+            {
+                return i;
+            }
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => self.take(line),
+                Err(_) => panic!("none of {texts:?} from adminql:\n{}", &self.log[since..]),
             }
         }
     }
