@@ -263,8 +263,10 @@ fn failed(name: &str, error: &AppError, media: Media, request_id: &str) -> Refus
     }
     count_operation(name, result_of(&[error.code()]), &[error.code()]);
     let error = async_graphql::ErrorExtensions::extend(error);
-    let mut response =
-        async_graphql::Response::from_errors(vec![error.into_server_error(Default::default())]);
+    // No `locations`: the error is about the request, not a place in the document.
+    let mut refused = async_graphql::ServerError::new(error.message, None);
+    refused.extensions = error.extensions;
+    let mut response = async_graphql::Response::from_errors(vec![refused]);
     tag_errors(&mut response, request_id);
     Box::new(transport::respond(response, media))
 }

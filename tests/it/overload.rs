@@ -90,6 +90,13 @@ async fn a_busy_replica_pool_stays_in_rotation_and_spares_the_primary() {
         }
         // One root field, refused: the whole operation was, so HTTP says so.
         assert_eq!(*status, 503, "a refused operation is a 503: {body}");
+        // A refusal before any field ran names no place in the document (positions start at
+        // 1: line 0 would be invalid); one from a field points at it.
+        let locations = &body["errors"][0]["locations"];
+        assert!(
+            locations.is_null() || locations[0]["line"].as_u64() >= Some(1),
+            "{body}"
+        );
         assert!(
             body["data"].is_null() || body["data"]["allUsers"].is_null(),
             "{body}"
