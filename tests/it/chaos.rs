@@ -75,16 +75,7 @@ async fn partitioned_primary_means_read_only_until_it_heals() {
             json!({ "id": me, "n": n }),
         )
     };
-    let metrics = || async {
-        client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("metrics text")
-    };
+    let metrics = || crate::support::metrics_at(&base);
     let before = rename("Before").await;
     assert!(before["errors"].is_null(), "{before}");
     assert_eq!(gauge(&metrics().await, "adminql_read_only"), Some(0.0));

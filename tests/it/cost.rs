@@ -145,16 +145,9 @@ async fn one_checkout_per_request() {
     // primary (a second checkout) when the replica is late.
     let client = reqwest::Client::new();
     let checkouts = || {
-        let (client, base) = (&client, &base);
+        let base = &base;
         async move {
-            let text = client
-                .get(format!("{base}/metrics"))
-                .send()
-                .await
-                .expect("metrics")
-                .text()
-                .await
-                .expect("text");
+            let text = crate::support::metrics_at(base).await;
             sum_of(&text, "adminql_db_acquire_seconds_count")
         }
     };

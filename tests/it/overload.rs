@@ -156,15 +156,7 @@ async fn lag_figures_rise_while_the_sql_thread_is_stopped() {
     let observe = || {
         let (app, base) = (&app, &base);
         async move {
-            let metrics = app
-                .client
-                .get(format!("{base}/metrics"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let metrics = crate::support::metrics_at(base).await;
             let gauge = metrics
                 .lines()
                 .find(|l| l.starts_with("adminql_replica_lag_seconds{replica=\"replica-0\"}"))

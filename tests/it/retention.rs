@@ -245,15 +245,7 @@ async fn the_task_prunes_on_its_interval_and_counts() {
     let pruned_audit = audit_before - count(&app, "audit_log", "1 = 1").await;
     let pruned_tokens = tokens_before - count(&app, "refresh_tokens", "1 = 1").await;
     assert_eq!((pruned_audit, pruned_tokens), (2, 2), "{}", pod.log);
-    let text = app
-        .client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = crate::support::metrics_at(&base).await;
     for (table, pruned) in [
         ("audit_log", pruned_audit),
         ("refresh_tokens", pruned_tokens),

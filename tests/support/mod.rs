@@ -86,14 +86,7 @@ impl TestApp {
 
     /// The app's `/metrics` exposition.
     pub async fn metrics(&self) -> String {
-        self.client
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .expect("request reaches the server")
-            .text()
-            .await
-            .expect("a text body")
+        metrics_at(&self.url("")).await
     }
 
     /// POSTs a GraphQL document as the bootstrap admin; returns the whole JSON response.
@@ -424,6 +417,17 @@ pub async fn wait_until(
 fn statistics_that_cannot_be_read_fail_the_test() {
     // The quote breaks the statement the count runs.
     mariadb::cluster().primary.statements("no'such");
+}
+
+/// The `/metrics` exposition of the server at `base` (`http://host:port`): an app of this
+/// process or an adminql child process. A fresh client: no cookie goes along.
+pub async fn metrics_at(base: &str) -> String {
+    reqwest::get(format!("{}/metrics", base.trim_end_matches('/')))
+        .await
+        .expect("request reaches the server")
+        .text()
+        .await
+        .expect("a text body")
 }
 
 /// The value of one series in a Prometheus exposition, named with its labels as rendered
