@@ -73,6 +73,17 @@ fn auth_entry(
     }
 }
 
+/// Audits what `user_id` did to their own session (inside the caller's transaction).
+async fn record_own(
+    conn: &mut DbConn,
+    request: &RequestContext,
+    user_id: i64,
+    action: &'static str,
+) -> diesel::QueryResult<()> {
+    let entry = auth_entry(action, Some(user_id), json!({}));
+    audit::record(conn, request, Some(user_id), entry).await
+}
+
 /// Issues an access token and a new refresh token in `family` (inside the caller's transaction).
 async fn open_session(
     auth: &AuthState,
@@ -167,13 +178,7 @@ pub async fn login(
             let id = user.id;
             let family = uuid::Uuid::new_v4().to_string();
             let session = open_session(auth, conn, user, &family).await?;
-            audit::record(
-                conn,
-                request,
-                Some(id),
-                auth_entry("auth.login", Some(id), json!({})),
-            )
-            .await?;
+            record_own(conn, request, id, "auth.login").await?;
             Ok(session)
         }
         .scope_boxed()
@@ -214,13 +219,7 @@ pub async fn refresh(
                 }
                 let id = user.id;
                 let session = open_session(auth, conn, user, &row.family_id).await?;
-                audit::record(
-                    conn,
-                    request,
-                    Some(id),
-                    auth_entry("auth.refresh", Some(id), json!({})),
-                )
-                .await?;
+                record_own(conn, request, id, "auth.refresh").await?;
                 Ok(Some(session))
             }
             .scope_boxed()
@@ -284,13 +283,7 @@ pub async fn logout(
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             repo::revoke_family(conn, &row.family_id, now()).await?;
-            audit::record(
-                conn,
-                request,
-                Some(user_id),
-                auth_entry("auth.logout", Some(user_id), json!({})),
-            )
-            .await?;
+            record_own(conn, request, user_id, "auth.logout").await?;
             Ok(true)
         }
         .scope_boxed()

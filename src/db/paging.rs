@@ -131,6 +131,23 @@ macro_rules! equal {
     };
 }
 
+/// Narrows the boxed query `$query` to rows whose `$id` the link table `$link` pairs with
+/// `$value` (when given) in its `$by` column: users holding a role, roles granting a
+/// permission.
+macro_rules! linked_to {
+    ($query:ident, $id:expr, $link:ident.$by:ident = $value:expr => $other:ident) => {
+        if let Some(value) = $value {
+            $query = $query.filter(
+                $id.eq_any(
+                    $link::table
+                        .filter($link::$by.eq(value))
+                        .select($link::$other),
+                ),
+            );
+        }
+    };
+}
+
 /// Narrows the boxed query `$query` to rows whose time `$column` lies [`Within`] the bounds.
 macro_rules! within {
     ($query:ident, $($column:expr => $within:expr),+ $(,)?) => {
@@ -194,7 +211,7 @@ macro_rules! existing {
     };
 }
 
-pub(crate) use {equal, existing, linked, matching, sorted, within};
+pub(crate) use {equal, existing, linked, linked_to, matching, sorted, within};
 
 /// Implements [`Listing`] for the marker type `$name` with the repository's own `find`,
 /// `list` and `count` functions (in scope where this is written); `$filter` has a

@@ -6,7 +6,9 @@ use diesel_async::RunQueryDsl;
 use super::model::{PermissionFilter, PermissionRow, PermissionSort};
 use crate::db::DbConn;
 use crate::db::db_run;
-use crate::db::paging::{Page, Sort, equal, existing, linked, listing, matching, sorted};
+use crate::db::paging::{
+    Page, Sort, equal, existing, linked, linked_to, listing, matching, sorted,
+};
 use crate::db::schema::{permissions, role_permissions};
 use crate::db::sql::in_ids;
 
@@ -17,15 +19,7 @@ macro_rules! filtered {
         let mut query = permissions::table.into_boxed();
         matching!(query, filter.matching, permissions::id, [permissions::code, permissions::description]);
         equal!(query, permissions::code => filter.code.clone());
-        if let Some(role_id) = filter.role_id {
-            query = query.filter(
-                permissions::id.eq_any(
-                    role_permissions::table
-                        .filter(role_permissions::role_id.eq(role_id))
-                        .select(role_permissions::permission_id),
-                ),
-            );
-        }
+        linked_to!(query, permissions::id, role_permissions.role_id = filter.role_id => permission_id);
         query
     }};
 }

@@ -5,7 +5,9 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewRole, RoleChanges, RoleFilter, RoleRow, RoleSort};
 use crate::db::DbConn;
-use crate::db::paging::{Page, Sort, equal, existing, linked, listing, matching, sorted, within};
+use crate::db::paging::{
+    Page, Sort, equal, existing, linked, linked_to, listing, matching, sorted, within,
+};
 use crate::db::schema::{role_permissions, roles, user_roles};
 use crate::db::{db_run, insert_all};
 
@@ -18,24 +20,8 @@ macro_rules! filtered {
             roles::name => filter.name.clone(),
             roles::description => filter.description.clone(),
         );
-        if let Some(permission_id) = filter.permission_id {
-            query = query.filter(
-                roles::id.eq_any(
-                    role_permissions::table
-                        .filter(role_permissions::permission_id.eq(permission_id))
-                        .select(role_permissions::role_id),
-                ),
-            );
-        }
-        if let Some(user_id) = filter.user_id {
-            query = query.filter(
-                roles::id.eq_any(
-                    user_roles::table
-                        .filter(user_roles::user_id.eq(user_id))
-                        .select(user_roles::role_id),
-                ),
-            );
-        }
+        linked_to!(query, roles::id, role_permissions.permission_id = filter.permission_id => role_id);
+        linked_to!(query, roles::id, user_roles.user_id = filter.user_id => role_id);
         within!(query,
             roles::created_at => filter.created_at,
             roles::updated_at => filter.updated_at,

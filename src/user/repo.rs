@@ -5,7 +5,7 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewUser, UserChanges, UserFilter, UserRow, UserSort};
 use crate::db::DbConn;
-use crate::db::paging::{Page, Sort, equal, linked, listing, matching, sorted, within};
+use crate::db::paging::{Page, Sort, equal, linked, linked_to, listing, matching, sorted, within};
 use crate::db::schema::{roles, user_roles, users};
 use crate::db::sql::{EARLIEST, in_ids, in_page, update_where};
 use crate::db::{db_run, insert_all};
@@ -84,15 +84,7 @@ macro_rules! filtered {
             users::name => filter.name.clone(),
             users::active => filter.active,
         );
-        if let Some(role_id) = filter.role_id {
-            query = query.filter(
-                users::id.eq_any(
-                    user_roles::table
-                        .filter(user_roles::role_id.eq(role_id))
-                        .select(user_roles::user_id),
-                ),
-            );
-        }
+        linked_to!(query, users::id, user_roles.role_id = filter.role_id => user_id);
         within!(query,
             users::created_at => filter.created_at,
             users::updated_at => filter.updated_at,
