@@ -44,10 +44,11 @@ pub fn markdown(report: &Report, header: &[&str], rows: &[[String; 14]]) -> Stri
     );
     let _ = writeln!(
         out,
-        "- **Run:** {} concurrent clients for saturation (adminql and the baseline in {} \
-         alternating slices), then a fixed rate of half adminql's saturating throughput for \
-         latency; {} s measured per scenario and mode after {} s of warm-up ({} s once at the \
-         start); `DB_POOL_SIZE={}` for adminql and the baseline alike. Wall time {:.0} s.",
+        "- **Run:** {} concurrent clients for saturation (adminql, direct SQL and the \
+         hand-written service in {} alternating slices each), then each at a fixed rate of half \
+         adminql's saturating throughput for latency; {} s measured per scenario and mode after \
+         {} s of warm-up ({} s once at the start); `DB_POOL_SIZE={}` for adminql and both \
+         baselines alike. Wall time {:.0} s.",
         s.concurrency,
         s.rounds,
         s.duration_s,
