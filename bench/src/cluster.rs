@@ -1,7 +1,7 @@
 //! The benchmark's MariaDB: a primary and one GTID replica started by the `mariadb-cluster`
 //! crate (as the integration tests start theirs), with larger InnoDB buffers, adminql's
-//! database, and two accounts with adminql's grants, so that the servers count adminql's
-//! statements and the baseline's apart.
+//! database, and three accounts with adminql's grants, so that the servers count the
+//! statements of adminql and of each baseline apart.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,9 +17,11 @@ pub const APP_USER: &str = "adminql";
 /// The account the direct-SQL baseline connects as (same grants), so the server counts the
 /// two clients' statements apart.
 pub const DIRECT_USER: &str = "direct";
+/// The account the hand-written service connects as (same grants).
+pub const SERVICE_USER: &str = "service";
 
 /// Starts the primary and its replica (their directories under `work`), with the
-/// database and both accounts.
+/// database and the accounts.
 pub fn start(work: &Path) -> anyhow::Result<Cluster> {
     let started = Instant::now();
     let cluster = mariadb_cluster::Builder::new()
@@ -31,7 +33,7 @@ pub fn start(work: &Path) -> anyhow::Result<Cluster> {
     cluster
         .primary
         .sql(&format!("CREATE DATABASE {DATABASE}"))?;
-    for user in [APP_USER, DIRECT_USER] {
+    for user in [APP_USER, DIRECT_USER, SERVICE_USER] {
         cluster.primary.create_app_user(user, DATABASE)?;
     }
     cluster.wait_for_replicas(Duration::from_secs(60))?;

@@ -1,6 +1,9 @@
-//! `adminql-bench`: a reproducible load benchmark of adminql on real MariaDB, with the
-//! database's own speed (the fewest statements that give the same answers, sent directly) as
-//! the baseline. See bench/README.md.
+//! `adminql-bench`: a reproducible load benchmark of adminql on real MariaDB, with two
+//! baselines: the database's own speed (the fewest statements that give the same answers,
+//! sent directly) and a hand-written HTTP service sending those statements. See
+//! bench/README.md.
+//!
+//! `adminql-bench service` is that service (the benchmark starts it as a child process).
 
 mod cluster;
 mod compare;
@@ -9,6 +12,7 @@ mod direct;
 mod http;
 mod load;
 mod measure;
+mod minimal;
 mod probe;
 mod procfs;
 mod report;
@@ -18,6 +22,7 @@ mod run;
 mod scenario;
 mod seed;
 mod server;
+mod service;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,7 +31,8 @@ use std::time::Duration;
 use clap::Parser;
 
 /// Load benchmark of adminql (release build) on a MariaDB primary + replica started for the
-/// run, against a direct-SQL baseline. Prints a table and writes bench/results.json.
+/// run, against a direct-SQL baseline and a hand-written HTTP service. Prints a table and
+/// writes bench/results.json.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "adminql-bench")]
 pub struct Args {
@@ -128,6 +134,15 @@ impl Args {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(service::process::ARG) {
+        return match service::process::settings_from_env() {
+            Ok(settings) => service::main(settings),
+            Err(e) => {
+                eprintln!("adminql-bench service: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let mut args = Args::parse();
     args.apply_smoke();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -1,24 +1,25 @@
 //! Measured runs: the client-side sample plus what the operating system and the database
-//! servers counted meanwhile (CPU, statements, prepared statements, adminql's peak RSS).
+//! servers counted meanwhile (CPU, statements, prepared statements, the server's peak RSS).
 //!
-//! At saturation adminql and the baseline alternate in `--rounds` slices, so whatever else
-//! the shared machine does during the run weighs on both alike and their ratio stays fair.
+//! At saturation adminql and the two baselines alternate in `--rounds` slices, so whatever
+//! else the shared machine does during the run weighs on all three alike and their ratios
+//! stay fair.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::cluster::{APP_USER, DIRECT_USER};
 use crate::dbstats;
 use crate::load::{self, Client, Sample, Sessions};
 use crate::procfs;
 use crate::report::{self, Measured, Mode};
-use crate::run::{Env, Target, adminql_client, direct_client};
+use crate::run::{Env, Target, adminql_client, direct_client, service_client};
 use crate::scenario::{self, Scenario};
 
 /// Counters sampled at the start and end of a slice.
 struct Counters {
     at: Instant,
     adminql_cpu: f64,
+    service_cpu: f64,
     db_cpu: f64,
     loadgen_cpu: f64,
     machine_busy: f64,
@@ -27,11 +28,12 @@ struct Counters {
     prepared: u64,
 }
 
-fn counters(env: &Env, user: &str) -> anyhow::Result<Counters> {
+fn counters(env: &Env, target: Target) -> anyhow::Result<Counters> {
     let prepared = dbstats::prepared_count(&env.cluster)?;
     Ok(Counters {
         at: Instant::now(),
         adminql_cpu: procfs::cpu_seconds(env.server.pid).unwrap_or(0.0),
+        service_cpu: procfs::cpu_seconds(env.service.pid).unwrap_or(0.0),
         db_cpu: env
             .cluster
             .servers()
@@ -40,7 +42,7 @@ fn counters(env: &Env, user: &str) -> anyhow::Result<Counters> {
         loadgen_cpu: procfs::own_cpu_seconds(),
         machine_busy: procfs::machine_busy_seconds(),
         machine_steal: procfs::machine_steal_seconds(),
-        statements: dbstats::counters(&env.cluster, user)?,
+        statements: dbstats::counters(&env.cluster, target.account())?,
         prepared: prepared.primary + prepared.replica,
     })
 }
@@ -53,6 +55,7 @@ struct Acc {
     sample: Sample,
     seconds: f64,
     adminql_cpu: f64,
+    service_cpu: f64,
     db_cpu: f64,
     loadgen_cpu: f64,
     machine_busy: f64,
@@ -72,6 +75,7 @@ impl Acc {
             sample: Sample::default(),
             seconds: 0.0,
             adminql_cpu: 0.0,
+            service_cpu: 0.0,
             db_cpu: 0.0,
             loadgen_cpu: 0.0,
             machine_busy: 0.0,
@@ -89,6 +93,7 @@ impl Acc {
         self.sample.elapsed += elapsed;
         self.seconds += after.at.duration_since(before.at).as_secs_f64();
         self.adminql_cpu += after.adminql_cpu - before.adminql_cpu;
+        self.service_cpu += after.service_cpu - before.service_cpu;
         self.db_cpu += after.db_cpu - before.db_cpu;
         self.loadgen_cpu += after.loadgen_cpu - before.loadgen_cpu;
         self.machine_busy += after.machine_busy - before.machine_busy;
@@ -110,7 +115,7 @@ impl Acc {
         // adminql's own background statements run as its account; prepares are server-wide.
         let own = match self.target {
             Target::Adminql => bg.statements_per_s,
-            Target::Direct => 0.0,
+            Target::Direct | Target::Service => 0.0,
         };
         let statements = bg.net(self.statements.statements, self.seconds, own);
         let prepares = bg.net(self.statements.prepares, self.seconds, bg.prepares_per_s);
@@ -147,16 +152,23 @@ impl Acc {
                 .collect(),
             statements_per_op: statements / requests,
             prepares_per_op: prepares / requests,
-            adminql_cpu_s_per_1k: self.adminql_cpu / requests * 1000.0,
+            server_cpu_s_per_1k: match self.target {
+                Target::Adminql => self.adminql_cpu,
+                Target::Direct => 0.0,
+                Target::Service => self.service_cpu,
+            } / requests
+                * 1000.0,
             db_cpu_s_per_1k: self.db_cpu / requests * 1000.0,
             loadgen_cpu_s_per_1k: self.loadgen_cpu / requests * 1000.0,
-            adminql_peak_rss: self.peak_rss,
+            server_peak_rss: self.peak_rss,
             replica_share: self.statements.replica_statements as f64
                 / (self.statements.statements.max(1)) as f64,
             steal_share: (self.machine_steal / (self.seconds * env.cores as f64).max(1e-9))
                 .clamp(0.0, 1.0),
             other_cpu_share: {
-                let ours = self.adminql_cpu + self.db_cpu + self.loadgen_cpu;
+                // Both servers count in every slice: the one not measured idles (adminql's
+                // replica monitor), which is the benchmark's own load, not outside work.
+                let ours = self.adminql_cpu + self.service_cpu + self.db_cpu + self.loadgen_cpu;
                 let capacity = self.seconds * env.cores as f64;
                 ((self.machine_busy - ours) / capacity.max(1e-9)).clamp(0.0, 1.0)
             },
@@ -172,16 +184,11 @@ impl Acc {
 struct Prepared<C: Client> {
     client: Arc<C>,
     sessions: Arc<Sessions<C>>,
-    user: &'static str,
+    target: Target,
 }
 
 impl<C: Client> Prepared<C> {
-    async fn warm(
-        env: &Env,
-        client: Arc<C>,
-        user: &'static str,
-        seed: u64,
-    ) -> anyhow::Result<Self> {
+    async fn warm(env: &Env, client: Arc<C>, target: Target, seed: u64) -> anyhow::Result<Self> {
         let sessions = Arc::new(Sessions::<C>::default());
         let warm = load::closed_loop(
             client.clone(),
@@ -193,14 +200,23 @@ impl<C: Client> Prepared<C> {
         .await;
         anyhow::ensure!(
             warm.failures == 0,
-            "warm-up failed: {:?}",
+            "warm-up of {} failed: {:?}",
+            target.name(),
             warm.failure_reasons
         );
         Ok(Prepared {
             client,
             sessions,
-            user,
+            target,
         })
+    }
+
+    fn cold(client: Arc<C>, target: Target) -> Self {
+        Prepared {
+            client,
+            sessions: Arc::new(Sessions::default()),
+            target,
+        }
     }
 
     async fn slice(
@@ -210,12 +226,17 @@ impl<C: Client> Prepared<C> {
         duration: Duration,
         seed: u64,
     ) -> anyhow::Result<()> {
-        procfs::reset_peak_rss(env.server.pid);
-        let perf = match (env.args.perf, self.user, acc.mode) {
-            (true, APP_USER, Mode::Saturation) => Some(perf_record(env, acc.scenario, duration)?),
+        let pid = self.target.pid(env);
+        if let Some(pid) = pid {
+            procfs::reset_peak_rss(pid);
+        }
+        let perf = match (env.args.perf, pid, acc.mode) {
+            (true, Some(pid), Mode::Saturation) => {
+                Some(perf_record(pid, acc.scenario, self.target, duration)?)
+            }
             _ => None,
         };
-        let before = counters(env, self.user)?;
+        let before = counters(env, self.target)?;
         let sample = match acc.mode {
             Mode::Saturation => {
                 load::closed_loop(
@@ -240,27 +261,31 @@ impl<C: Client> Prepared<C> {
                 .await
             }
         };
-        let after = counters(env, self.user)?;
+        let after = counters(env, self.target)?;
         if let Some(mut perf) = perf {
             perf.wait().await?;
         }
-        let peak = (self.user == APP_USER)
-            .then(|| procfs::peak_rss(env.server.pid))
-            .flatten();
+        let peak = pid.and_then(procfs::peak_rss);
         acc.add(sample, &before, &after, peak);
         Ok(())
     }
 }
 
-/// Starts `perf record` on adminql for `duration`.
+/// Starts `perf record` on the server process `pid` for `duration`, into
+/// bench/target/perf/<scenario>.data (adminql) or <scenario>-service.data.
 fn perf_record(
-    env: &Env,
+    pid: u32,
     scenario: Scenario,
+    target: Target,
     duration: Duration,
 ) -> anyhow::Result<tokio::process::Child> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/perf");
     std::fs::create_dir_all(&dir)?;
-    let out = dir.join(format!("{}.data", scenario.key()));
+    let suffix = match target {
+        Target::Service => "-service",
+        Target::Adminql | Target::Direct => "",
+    };
+    let out = dir.join(format!("{}{suffix}.data", scenario.key()));
     eprintln!("bench:   perf record → {}", out.display());
     Ok(tokio::process::Command::new("perf")
         .args([
@@ -274,7 +299,7 @@ fn perf_record(
             "dwarf,16384",
             "-p",
         ])
-        .arg(env.server.pid.to_string())
+        .arg(pid.to_string())
         .arg("-o")
         .arg(&out)
         .arg("--")
@@ -288,7 +313,7 @@ fn seed_of(env: &Env, scenario: Scenario, salt: u64) -> u64 {
     env.args.seed ^ ((scenario as u64) << 8) ^ (salt << 16)
 }
 
-/// adminql at saturation and, where there is one, the baseline at the same concurrency,
+/// adminql at saturation and, where there are, the two baselines at the same concurrency,
 /// alternating slice by slice.
 pub async fn saturation(env: &Env, scenario: Scenario) -> anyhow::Result<Vec<Measured>> {
     let rounds = env.args.rounds.max(1);
@@ -296,40 +321,47 @@ pub async fn saturation(env: &Env, scenario: Scenario) -> anyhow::Result<Vec<Mea
     let adminql = Prepared::warm(
         env,
         adminql_client(env, scenario, scenario::PAGE_SIZE),
-        APP_USER,
+        Target::Adminql,
         seed_of(env, scenario, 1),
     )
     .await?;
-    let direct = if scenario.has_baseline() {
-        Some(
-            Prepared::warm(
-                env,
-                direct_client(env, scenario),
-                DIRECT_USER,
-                seed_of(env, scenario, 2),
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
     let mut a = Acc::new(scenario, Target::Adminql, Mode::Saturation);
+    if !scenario.has_baseline() {
+        for round in 0..rounds as u64 {
+            adminql
+                .slice(env, &mut a, slice, seed_of(env, scenario, 10 + round))
+                .await?;
+        }
+        return Ok(vec![a.finish(env)]);
+    }
+    let direct = Prepared::warm(
+        env,
+        direct_client(env, scenario),
+        Target::Direct,
+        seed_of(env, scenario, 2),
+    )
+    .await?;
+    let service = Prepared::warm(
+        env,
+        service_client(env, scenario),
+        Target::Service,
+        seed_of(env, scenario, 6),
+    )
+    .await?;
     let mut d = Acc::new(scenario, Target::Direct, Mode::Saturation);
+    let mut s = Acc::new(scenario, Target::Service, Mode::Saturation);
     for round in 0..rounds as u64 {
         adminql
             .slice(env, &mut a, slice, seed_of(env, scenario, 10 + round))
             .await?;
-        if let Some(direct) = &direct {
-            direct
-                .slice(env, &mut d, slice, seed_of(env, scenario, 20 + round))
-                .await?;
-        }
+        direct
+            .slice(env, &mut d, slice, seed_of(env, scenario, 20 + round))
+            .await?;
+        service
+            .slice(env, &mut s, slice, seed_of(env, scenario, 30 + round))
+            .await?;
     }
-    let mut out = vec![a.finish(env)];
-    if direct.is_some() {
-        out.push(d.finish(env));
-    }
-    Ok(out)
+    Ok(vec![a.finish(env), d.finish(env), s.finish(env)])
 }
 
 /// `target` at a fixed request rate, for latency.
@@ -341,25 +373,24 @@ pub async fn fixed_rate(
 ) -> anyhow::Result<Measured> {
     let mut acc = Acc::new(scenario, target, Mode::FixedRate(rate));
     let seed = seed_of(env, scenario, 3 + target as u64);
+    let duration = env.args.duration();
     match target {
         Target::Adminql => {
-            let client = Prepared {
-                client: adminql_client(env, scenario, scenario::PAGE_SIZE),
-                sessions: Arc::new(Sessions::default()),
-                user: APP_USER,
-            };
-            client
-                .slice(env, &mut acc, env.args.duration(), seed)
+            let client = adminql_client(env, scenario, scenario::PAGE_SIZE);
+            Prepared::cold(client, target)
+                .slice(env, &mut acc, duration, seed)
                 .await?;
         }
         Target::Direct => {
-            let client = Prepared {
-                client: direct_client(env, scenario),
-                sessions: Arc::new(Sessions::default()),
-                user: DIRECT_USER,
-            };
-            client
-                .slice(env, &mut acc, env.args.duration(), seed)
+            let client = direct_client(env, scenario);
+            Prepared::cold(client, target)
+                .slice(env, &mut acc, duration, seed)
+                .await?;
+        }
+        Target::Service => {
+            let client = service_client(env, scenario);
+            Prepared::cold(client, target)
+                .slice(env, &mut acc, duration, seed)
                 .await?;
         }
     }

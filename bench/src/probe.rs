@@ -131,7 +131,7 @@ pub async fn page_costs(env: &Env, background: &Background) -> anyhow::Result<Ve
 
 /// Query plans of the baseline's scenario 2 statements on the replica, at pages it reads.
 pub fn plans(env: &Env) -> anyhow::Result<Vec<dbstats::Plan>> {
-    use crate::direct::{AUTH, COUNT_USERS, page_sql, roles_sql};
+    use crate::minimal::{AUTH, COUNT_USERS, page_sql, roles_sql};
     let per_page = scenario::PAGE_SIZE;
     let pages = (env.data.total_users as usize / per_page).clamp(1, scenario::PAGES);
     let page: Vec<String> = env

@@ -48,11 +48,13 @@ pub struct Measured {
     pub statements_per_op: f64,
     /// `Com_stmt_prepare` per request (both servers).
     pub prepares_per_op: f64,
-    pub adminql_cpu_s_per_1k: f64,
+    /// CPU seconds per 1,000 requests of the server process (adminql or the service; 0 for
+    /// the direct client, which runs in the load generator).
+    pub server_cpu_s_per_1k: f64,
     pub db_cpu_s_per_1k: f64,
     pub loadgen_cpu_s_per_1k: f64,
-    /// adminql's `VmHWM` during this run, in bytes.
-    pub adminql_peak_rss: Option<u64>,
+    /// The server process's `VmHWM` during this run (adminql's or the service's), in bytes.
+    pub server_peak_rss: Option<u64>,
     /// Share of the client's statements that ran on the replica (reads should all go there;
     /// less means adminql fell back to the primary).
     pub replica_share: f64,
@@ -71,6 +73,7 @@ fn target_name<S: serde::Serializer>(t: &Target, s: S) -> Result<S::Ok, S::Error
     s.serialize_str(match t {
         Target::Adminql => "adminql",
         Target::Direct => "direct",
+        Target::Service => "service",
     })
 }
 
@@ -83,12 +86,14 @@ pub struct PageCost {
     pub prepares_per_op: f64,
 }
 
-/// A target of the issue and whether this run met it.
+/// A target of the issue and whether this run met it, or an informational comparison
+/// (`informational`: no target, `met` is meaningless).
 #[derive(Clone, Debug, Serialize)]
 pub struct Check {
     pub target: String,
     pub measured: String,
     pub met: bool,
+    pub informational: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -297,43 +302,47 @@ impl Report {
         })
     }
 
-    /// adminql's saturating throughput over the baseline's, for `scenario`.
+    /// adminql's saturating throughput over the direct-SQL baseline's, for `scenario`: issue
+    /// 16's ratio.
     pub fn ratio(&self, scenario: Scenario) -> Option<f64> {
-        let a = self.find(scenario, Target::Adminql, true)?;
-        let d = self.find(scenario, Target::Direct, true)?;
-        Some(a.throughput / d.throughput.max(1e-9))
+        self.share(scenario, Target::Adminql, Target::Direct)
     }
 
-    fn rows(&self) -> Vec<[String; 13]> {
+    /// `who`'s saturating throughput as a share of `of`'s, for `scenario`.
+    pub fn share(&self, scenario: Scenario, who: Target, of: Target) -> Option<f64> {
+        let a = self.find(scenario, who, true)?;
+        let b = self.find(scenario, of, true)?;
+        Some(a.throughput / b.throughput.max(1e-9))
+    }
+
+    fn rows(&self) -> Vec<[String; 14]> {
         let mut rows = Vec::new();
         for r in &self.runs {
             let load = match r.mode {
                 Mode::Saturation => format!("{} clients", r.concurrency),
                 Mode::FixedRate(rate) => format!("{rate:.0} req/s fixed"),
             };
-            let ratio = match (r.target, r.mode) {
-                (Target::Adminql, Mode::Saturation) => self
-                    .ratio(r.scenario)
+            let share = |of: Target| match (r.target, r.mode) {
+                (Target::Adminql | Target::Service, Mode::Saturation) if r.target != of => self
+                    .share(r.scenario, r.target, of)
                     .map_or("n/a".into(), |x| format!("{:.0}%", x * 100.0)),
                 _ => String::new(),
             };
-            let rss = match r.target {
-                Target::Adminql => format!("{:.1}", mb(r.adminql_peak_rss)),
-                Target::Direct => String::new(),
-            };
-            let cpu = match r.target {
-                Target::Adminql => format!("{:.3}", r.adminql_cpu_s_per_1k),
-                Target::Direct => String::new(),
+            let (vs_direct, vs_service) = (share(Target::Direct), share(Target::Service));
+            let (cpu, rss) = match r.target {
+                Target::Adminql | Target::Service => (
+                    format!("{:.3}", r.server_cpu_s_per_1k),
+                    format!("{:.1}", mb(r.server_peak_rss)),
+                ),
+                Target::Direct => (String::new(), String::new()),
             };
             rows.push([
                 r.scenario.label().to_owned(),
-                match r.target {
-                    Target::Adminql => "adminql".into(),
-                    Target::Direct => "direct SQL".into(),
-                },
+                r.target.name().to_owned(),
                 load,
                 format!("{:.0}", r.throughput),
-                ratio,
+                vs_direct,
+                vs_service,
                 format!("{:.2}", r.p50_ms),
                 format!("{:.2}", r.p95_ms),
                 format!("{:.2}", r.p99_ms),
@@ -347,20 +356,21 @@ impl Report {
         rows
     }
 
-    const HEADER: [&'static str; 13] = [
+    const HEADER: [&'static str; 14] = [
         "scenario",
         "client",
         "load",
         "req/s",
-        "vs direct",
+        "vs direct SQL",
+        "vs service",
         "p50 ms",
         "p95 ms",
         "p99 ms",
         "failed",
         "stmts/op (prepares)",
-        "adminql CPU s/1k req",
+        "server CPU s/1k req",
         "DB CPU s/1k req",
-        "adminql peak RSS MB",
+        "server peak RSS MB",
     ];
 
     /// Average and largest share of the CPU other processes used during the runs.
@@ -427,7 +437,11 @@ impl Report {
             let _ = writeln!(
                 out,
                 "[{}] {}: {}",
-                if c.met { "met" } else { "MISSED" },
+                match (c.informational, c.met) {
+                    (true, _) => "info",
+                    (false, true) => "met",
+                    (false, false) => "MISSED",
+                },
                 c.target,
                 c.measured
             );
@@ -452,6 +466,7 @@ pub fn line(r: &Measured) -> String {
         match r.target {
             Target::Adminql => "adminql",
             Target::Direct => "direct",
+            Target::Service => "service",
         },
         load,
         r.throughput,

@@ -18,7 +18,7 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     out.push('\n');
 }
 
-pub fn markdown(report: &Report, header: &[&str], rows: &[[String; 13]]) -> String {
+pub fn markdown(report: &Report, header: &[&str], rows: &[[String; 14]]) -> String {
     let m = &report.machine;
     let s = &report.settings;
     let mut out = String::new();
@@ -44,10 +44,11 @@ pub fn markdown(report: &Report, header: &[&str], rows: &[[String; 13]]) -> Stri
     );
     let _ = writeln!(
         out,
-        "- **Run:** {} concurrent clients for saturation (adminql and the baseline in {} \
-         alternating slices), then a fixed rate of half adminql's saturating throughput for \
-         latency; {} s measured per scenario and mode after {} s of warm-up ({} s once at the \
-         start); `DB_POOL_SIZE={}` for adminql and the baseline alike. Wall time {:.0} s.",
+        "- **Run:** {} concurrent clients for saturation (adminql, direct SQL and the \
+         hand-written service in {} alternating slices each), then each at a fixed rate of half \
+         adminql's saturating throughput for latency; {} s measured per scenario and mode after \
+         {} s of warm-up ({} s once at the start); `DB_POOL_SIZE={}` for adminql and both \
+         baselines alike. Wall time {:.0} s.",
         s.concurrency,
         s.rounds,
         s.duration_s,
@@ -64,9 +65,9 @@ pub fn markdown(report: &Report, header: &[&str], rows: &[[String; 13]]) -> Stri
         "\nThe machine is shared with other work (compiles, test suites) and is a virtual \
          machine, so absolute requests per second move from run to run: during these runs \
          other processes used {:.0}% of its CPU on average (at most {:.0}% during one run) and \
-         the hypervisor took {:.0}% (at most {:.0}%). What matters is the ratio to the \
-         direct-SQL baseline, measured in the same run on the same servers, in alternating \
-         slices of {} s so that outside load weighs on both alike.\n",
+         the hypervisor took {:.0}% (at most {:.0}%). What matters is the ratio to the two \
+         baselines, measured in the same run on the same servers, in alternating slices of {} s \
+         so that outside load weighs on all three alike.\n",
         avg * 100.0,
         max * 100.0,
         steal * 100.0,
@@ -78,24 +79,34 @@ pub fn markdown(report: &Report, header: &[&str], rows: &[[String; 13]]) -> Stri
     let rows: Vec<Vec<String>> = rows.iter().map(|r| r.to_vec()).collect();
     table(&mut out, header, &rows);
     out.push_str(
-        "- *direct SQL*: the minimal baseline, a hand-written mysql_async client at the same \
-         concurrency, with as many pooled connections, that sends the fewest statements giving \
-         the same answer with the same guarantees (one auth statement for the caller's active \
-         flag, token version and permission codes, then the data statements; prepared; reads \
-         to the replica, writes to the primary, `updateUser` in a transaction with its audit \
-         row and the consistency token; the list total cached for 1 s like adminql's), \
-         written from the schema, not from adminql's log; at saturation, and at adminql's \
-         fixed rate to show the latency the database alone gives \
-         there. *vs direct*: adminql's saturating throughput as a share of the baseline's.\n\
+        "- *direct SQL*: the minimal baseline of issue 16, a hand-written mysql_async client in \
+         the load generator's process at the same concurrency, with as many pooled connections, \
+         that sends the fewest statements giving the same answer with the same guarantees (one \
+         auth statement for the caller's active flag, token version and permission codes, then \
+         the data statements; prepared; reads to the replica, writes to the primary, \
+         `updateUser` in a transaction with its audit row and the consistency token; the list \
+         total cached for 1 s like adminql's), written from the schema, not from adminql's \
+         log; no HTTP, JSON, JWT or GraphQL. At saturation, and at adminql's fixed rate to show \
+         the latency the database alone gives there.\n\
+         - *hand-written service*: the second baseline, a minimal HTTP service \
+         (`adminql-bench service`, its own process like adminql, tokio with one worker per \
+         CPU) that sends the same statements as *direct SQL* from the same code, behind \
+         HTTP/1.1 keep-alive (hyper), the same JSON request parsed into typed fields, the same \
+         HS256 token verified with jsonwebtoken, and the same JSON answer, checked by the same \
+         body checks; it picks the operation by its document text instead of parsing GraphQL, \
+         and has no logs or metrics (bench/README.md).\n\
+         - *vs direct SQL*, *vs service*: the row's saturating throughput as a share of that \
+         baseline's; issue 16's targets are against direct SQL.\n\
          - *p50/p95/p99*: client-side latency; at a fixed rate it counts from when the request \
          was due, so queueing shows.\n\
          - *failed*: responses that were not HTTP 200 with the expected data and no `errors`.\n\
          - *stmts/op*: statements the client's MariaDB account ran per request on both servers \
          (`information_schema.USER_STATISTICS`, `--userstat=1`); in parentheses \
          `Com_stmt_prepare` per request.\n\
-         - *CPU s/1k req*: CPU seconds (user + system, `/proc/PID/stat`) per 1,000 requests, \
-         of adminql and of both `mariadbd` together.\n\
-         - *peak RSS*: adminql's `VmHWM` during the run (reset before each run).\n\n",
+         - *CPU s/1k req*: CPU seconds (user + system, `/proc/PID/stat`) per 1,000 requests: \
+         *server*, of adminql's or the service's process (the direct client runs in the load \
+         generator); *DB*, of both `mariadbd` together.\n\
+         - *peak RSS*: the server process's `VmHWM` during the run (reset before each run).\n\n",
     );
 
     out.push_str("## Targets\n\n");
@@ -106,7 +117,12 @@ pub fn markdown(report: &Report, header: &[&str], rows: &[[String; 13]]) -> Stri
             vec![
                 c.target.clone(),
                 c.measured.clone(),
-                if c.met { "met" } else { "**missed**" }.to_owned(),
+                match (c.informational, c.met) {
+                    (true, _) => "info",
+                    (false, true) => "met",
+                    (false, false) => "**missed**",
+                }
+                .to_owned(),
             ]
         })
         .collect();

@@ -1,5 +1,5 @@
-//! The orchestration: build, start the databases and adminql, seed, warm up, check that the
-//! baseline replays adminql's statements, run every scenario, report, and tear down.
+//! The orchestration: build, start the databases, adminql and the hand-written service,
+//! seed, warm up, probe, run every scenario, report, and tear down.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,15 +10,17 @@ use hyper::header::HeaderValue;
 use serde_json::json;
 
 use crate::Args;
-use crate::cluster::{self, Cluster};
+use crate::cluster::{self, APP_USER, Cluster, DIRECT_USER, SERVICE_USER};
 use crate::dbstats;
-use crate::direct::{Direct, Pools};
+use crate::direct::Direct;
 use crate::load::{self, Sample};
+use crate::minimal::Pools;
 use crate::procfs;
 use crate::report::Report;
-use crate::scenario::{self, Adminql, Scenario};
+use crate::scenario::{self, Graphql, Scenario};
 use crate::seed::{self, Dataset, Size};
 use crate::server::{self, ADMIN_EMAIL, ADMIN_PASSWORD, Server};
+use crate::service::process::Service;
 use crate::{measure, probe};
 
 /// The repository root (bench/ is one level down).
@@ -33,8 +35,11 @@ fn repo_root() -> PathBuf {
 pub struct Env {
     pub cluster: Cluster,
     pub server: Server,
+    /// The hand-written service (the second baseline).
+    pub service: Service,
     pub data: Arc<Dataset>,
     pub token: HeaderValue,
+    /// The direct-SQL baseline's pools.
     pub pools: Pools,
     pub args: Args,
     /// What adminql sends on its own, measured once idle.
@@ -97,10 +102,16 @@ async fn run(
         roles: args.roles,
     };
     let data = Arc::new(seed::seed(&cluster, server.addr, &token, size, &mut rng).await?);
-    let pools = Pools::new(&cluster, args.pool_size)?;
+    let pools = Pools::new(
+        &cluster::url(&cluster.primary, DIRECT_USER),
+        &cluster::url(cluster::replica(&cluster), DIRECT_USER),
+        args.pool_size,
+    )?;
+    let service = Service::start(&cluster, args.pool_size).await?;
     let env = Env {
         cluster,
         server,
+        service,
         data,
         token,
         pools,
@@ -119,11 +130,12 @@ async fn run(
         );
         tokio::time::sleep(Duration::from_secs_f64(args.pause)).await;
     }
-    // Warm up both clients (connection pools, statement caches, buffer pool).
+    // Warm up every client (connection pools, statement caches, buffer pool).
     let warmup = Duration::from_secs_f64(args.initial_warmup);
     eprintln!("bench: warming up for {warmup:?}");
-    adminql_closed(&env, Scenario::Mixed, warmup).await;
-    direct_closed(&env, Scenario::Mixed, warmup / 2).await;
+    closed(&env, Target::Adminql, Scenario::Mixed, warmup).await;
+    closed(&env, Target::Direct, Scenario::Mixed, warmup / 2).await;
+    closed(&env, Target::Service, Scenario::Mixed, warmup / 2).await;
 
     let mut env = env;
     wait_in_rotation(&env, "before the probes", &mut waits).await?;
@@ -149,13 +161,11 @@ async fn run(
         wait_in_rotation(&env, scenario.label(), &mut waits).await?;
         let saturated = measure::saturation(&env, scenario).await?;
         let rate = saturated[0].throughput / 2.0;
-        let fixed = measure::fixed_rate(&env, scenario, Target::Adminql, rate).await?;
-        measured.push(saturated[0].clone());
-        measured.push(fixed);
-        if let Some(direct) = saturated.get(1) {
-            // The baseline at the same rate: what latency the database alone gives there.
-            let fixed = measure::fixed_rate(&env, scenario, Target::Direct, rate).await?;
-            measured.push(direct.clone());
+        // The baselines at adminql's rate: what latency the database alone, and a minimal
+        // service, give there.
+        for run in saturated {
+            let fixed = measure::fixed_rate(&env, scenario, run.target, rate).await?;
+            measured.push(run);
             measured.push(fixed);
         }
     }
@@ -193,9 +203,11 @@ async fn run(
     let Env {
         cluster,
         mut server,
+        service,
         ..
     } = env;
     server.stop();
+    drop(service);
     // Kills both servers and removes their files.
     drop(cluster);
     Ok(failures == 0)
@@ -240,19 +252,63 @@ async fn login(server: &Server) -> anyhow::Result<HeaderValue> {
     Ok(HeaderValue::from_str(&format!("Bearer {token}"))?)
 }
 
+/// Who answers the requests of a measured run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     Adminql,
+    /// The minimal statements sent from the bench process: issue 16's baseline.
     Direct,
+    /// The hand-written HTTP service sending the minimal statements.
+    Service,
 }
 
-pub fn adminql_client(env: &Env, scenario: Scenario, per_page: usize) -> Arc<Adminql> {
-    Arc::new(Adminql {
+impl Target {
+    /// The MariaDB account its statements run as.
+    pub fn account(self) -> &'static str {
+        match self {
+            Target::Adminql => APP_USER,
+            Target::Direct => DIRECT_USER,
+            Target::Service => SERVICE_USER,
+        }
+    }
+
+    /// Its server process, whose CPU and memory the run reports (the direct client runs in
+    /// the bench process and has none).
+    pub fn pid(self, env: &Env) -> Option<u32> {
+        match self {
+            Target::Adminql => Some(env.server.pid),
+            Target::Direct => None,
+            Target::Service => Some(env.service.pid),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Adminql => "adminql",
+            Target::Direct => "direct SQL",
+            Target::Service => "hand-written service",
+        }
+    }
+}
+
+pub fn adminql_client(env: &Env, scenario: Scenario, per_page: usize) -> Arc<Graphql> {
+    Arc::new(Graphql {
         addr: env.server.addr,
         token: env.token.clone(),
         data: env.data.clone(),
         scenario,
         per_page,
+    })
+}
+
+/// The hand-written service, driven like adminql (same requests, same body checks).
+pub fn service_client(env: &Env, scenario: Scenario) -> Arc<Graphql> {
+    Arc::new(Graphql {
+        addr: env.service.addr,
+        token: env.token.clone(),
+        data: env.data.clone(),
+        scenario,
+        per_page: scenario::PAGE_SIZE,
     })
 }
 
@@ -265,26 +321,21 @@ pub fn direct_client(env: &Env, scenario: Scenario) -> Arc<Direct> {
     ))
 }
 
-async fn adminql_closed(env: &Env, scenario: Scenario, duration: Duration) -> Sample {
-    let client = adminql_client(env, scenario, scenario::PAGE_SIZE);
-    load::closed_loop(
-        client,
-        Arc::default(),
-        env.args.concurrency,
-        duration,
-        env.args.seed,
-    )
-    .await
-}
-
-async fn direct_closed(env: &Env, scenario: Scenario, duration: Duration) -> Sample {
-    let client = direct_client(env, scenario);
-    load::closed_loop(
-        client,
-        Arc::default(),
-        env.args.concurrency,
-        duration,
-        env.args.seed,
-    )
-    .await
+/// `target` under closed-loop load for `duration`, unmeasured (a warm-up).
+async fn closed(env: &Env, target: Target, scenario: Scenario, duration: Duration) -> Sample {
+    let (concurrency, seed) = (env.args.concurrency, env.args.seed);
+    match target {
+        Target::Adminql => {
+            let client = adminql_client(env, scenario, scenario::PAGE_SIZE);
+            load::closed_loop(client, Arc::default(), concurrency, duration, seed).await
+        }
+        Target::Direct => {
+            let client = direct_client(env, scenario);
+            load::closed_loop(client, Arc::default(), concurrency, duration, seed).await
+        }
+        Target::Service => {
+            let client = service_client(env, scenario);
+            load::closed_loop(client, Arc::default(), concurrency, duration, seed).await
+        }
+    }
 }

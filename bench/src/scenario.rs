@@ -70,8 +70,8 @@ impl Scenario {
         }
     }
 
-    /// The direct-SQL baseline exists for these (the operation, not argon2, is what it
-    /// measures).
+    /// The baselines exist for these (the operation, not argon2, is what they
+    /// measure).
     pub fn has_baseline(self) -> bool {
         matches!(
             self,
@@ -198,8 +198,9 @@ pub fn check(request: &Request, status: StatusCode, body: &[u8]) -> Result<(), S
     }
 }
 
-/// adminql over GraphQL, one keep-alive connection per session.
-pub struct Adminql {
+/// adminql, or the hand-written service, over GraphQL-over-HTTP: one keep-alive connection
+/// per session.
+pub struct Graphql {
     pub addr: SocketAddr,
     pub token: HeaderValue,
     pub data: Arc<Dataset>,
@@ -207,7 +208,7 @@ pub struct Adminql {
     pub per_page: usize,
 }
 
-impl Adminql {
+impl Graphql {
     /// Sends one request on `conn` and checks the answer.
     pub async fn send(
         &self,
@@ -222,7 +223,7 @@ impl Adminql {
     }
 }
 
-impl Client for Adminql {
+impl Client for Graphql {
     type Session = Connection;
 
     async fn open(&self) -> anyhow::Result<Connection> {

@@ -17,6 +17,11 @@ use crate::http::Connection;
 /// The bootstrap admin adminql creates on first start; its token drives scenarios 1-3 and 5.
 pub const ADMIN_EMAIL: &str = "admin@bench.example";
 pub const ADMIN_PASSWORD: &str = "bench-admin-password";
+/// adminql's `JWT_SECRET` for the run; the hand-written service verifies tokens with it.
+pub const JWT_SECRET: &str = "adminql-bench-secret-0123456789abcdefghijklmnop";
+/// adminql's default `JWT_ISSUER` and `JWT_AUDIENCE`.
+pub const JWT_ISSUER: &str = "adminql";
+pub const JWT_AUDIENCE: &str = "adminql";
 
 /// What was benchmarked: the binary and the source it was built from.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -144,7 +149,7 @@ impl Server {
             .env("DATABASE_URL", url(&cluster.primary, APP_USER))
             .env("DATABASE_REPLICA_URLS", url(replica(cluster), APP_USER))
             .env("DB_POOL_SIZE", pool_size.to_string())
-            .env("JWT_SECRET", "adminql-bench-secret-0123456789abcdefghijklmnop")
+            .env("JWT_SECRET", JWT_SECRET)
             .env("ADMIN_EMAIL", ADMIN_EMAIL)
             .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("LISTEN_ADDR", addr.to_string())
