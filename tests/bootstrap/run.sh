@@ -112,6 +112,15 @@ pod_start() {
   eval "pgid_$name=$!"
   pgids+=("$!")
   disown "$!"
+  # The arguments, for a restart (see wait_ready).
+  printf '%s\n' "$@" > "$d/start-args"
+}
+
+# running NAME: the pod's container is still running (its process group has a member).
+running() {
+  local g
+  g=$(eval "echo \$pgid_$1")
+  kill -0 -- "-$g" 2>/dev/null
 }
 
 pod_kill() {
@@ -128,12 +137,23 @@ ready() {
 }
 
 wait_ready() {
-  local name=$1 role=$2 limit=$3 i
+  local name=$1 role=$2 limit=$3 i restarts=0 args
   for ((i = 0; i < limit * 5; i++)); do
     if ready "$name" "$role" >/dev/null 2>&1; then return 0; fi
+    if ! running "$name"; then
+      # The container exited (a setup step that fails exits 1): the kubelet would start it
+      # again, and start.sh must then clear the half-done data directory and begin anew.
+      ((restarts < 3)) || break
+      restarts=$((restarts + 1))
+      note "$name's container exited; starting it again as the kubelet would (restart $restarts)"
+      mapfile -t args < "$T/$name/start-args"
+      pod_start "$name" "$role" "${args[@]}"
+    fi
     sleep 0.2
   done
-  echo "--- $name log"; tail -n 40 "$T/$name/log"; tail -n 20 "$T/$name/error.log" 2>/dev/null || true
+  # The log without the rows a failed INSERT echoes, the server's own log, what failed.
+  echo "--- $name log"; grep -v "^(" "$T/$name/log" | tail -n 60
+  echo "--- $name error log"; tail -n 40 "$T/$name/error.log" 2>/dev/null || true
   fail "$name did not become ready: $(ready "$name" "$role" || true)"
 }
 
