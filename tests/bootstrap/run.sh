@@ -126,8 +126,9 @@ running() {
 pod_kill() {
   local g
   g=$(eval "echo \$pgid_$1")
-  kill -9 -- "-$g" 2>/dev/null || true
-  while kill -0 -- "-$g" 2>/dev/null; do sleep 0.1; done
+  # The process itself too: just after pod_start it may not have made its group yet.
+  kill -9 -- "-$g" "$g" 2>/dev/null || true
+  while kill -0 -- "-$g" 2>/dev/null || kill -0 "$g" 2>/dev/null; do sleep 0.1; done
 }
 
 ready() {
