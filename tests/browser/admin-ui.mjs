@@ -107,6 +107,21 @@ async function eventually(what, probe, holds, timeout = 10_000) {
   }
 }
 
+/** Picks a page size in the list's footer. A click that lands while MUI's menu is still opening
+ * can be lost (a CI run saw the menu stay open on the old size), so the pick is retried until
+ * the footer shows the new size and the menu has closed. */
+async function rowsPerPage(n) {
+  const size = page.getByRole('combobox', { name: /Rows per page/ });
+  const listbox = page.getByRole('listbox');
+  await eventually(`${n} rows per page`, async () => {
+    if ((await size.textContent())?.trim() !== String(n)) {
+      if (!(await listbox.isVisible())) await size.click();
+      await page.getByRole('option', { name: String(n), exact: true }).click({ timeout: 2_000 }).catch(() => {});
+    }
+    return { size: (await size.textContent())?.trim(), open: await listbox.isVisible() };
+  }, (v) => v.size === String(n) && !v.open);
+}
+
 /** The texts of one Datagrid column (`source`), top to bottom. */
 const column = (source) => page.locator(`tbody td.column-${source}`).allTextContents();
 const lower = (list) => list.map((v) => v.toLowerCase());
@@ -304,8 +319,7 @@ if (phase === 'main') {
 
   await check('page through the user list', async () => {
     const range = page.locator('.MuiTablePagination-displayedRows');
-    await page.getByRole('combobox', { name: /Rows per page/ }).click();
-    await page.getByRole('option', { name: '5', exact: true }).click();
+    await rowsPerPage(5);
     const total = async () => Number(/ of (\d+)$/.exec(await range.textContent())?.[1]);
     const first = await eventually('page 1 of 5 rows', () => column('email'), (e) => e.length === 5);
     const n = await total();
@@ -316,8 +330,7 @@ if (phase === 'main') {
     if (!page.url().includes('page=2')) throw new Error(`URL ${page.url()}`);
     // The pages continue one another: no row twice, the order kept across the break.
     if (!ascending([...first, ...second]) || second.some((e) => first.includes(e))) throw new Error(`pages ${first} | ${second}`);
-    await page.getByRole('combobox', { name: /Rows per page/ }).click();
-    await page.getByRole('option', { name: '25', exact: true }).click();
+    await rowsPerPage(25);
     await eventually('one page again', () => column('email'), (e) => e.length === n);
   });
 
