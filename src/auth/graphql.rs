@@ -47,8 +47,7 @@ impl AuthMutation {
         email: String,
         password: String,
     ) -> Result<AuthPayload> {
-        let auth = ctx.data_unchecked::<Arc<AuthState>>();
-        let db = ctx.data_unchecked::<Database>();
+        let (auth, db) = services(ctx);
         // Sign-in takes its own connections (and hashes meanwhile): a signed-in caller's kept
         // connection goes back to the pool first.
         drop(crate::graphql::context::kept_primary(ctx));
@@ -59,8 +58,7 @@ impl AuthMutation {
 
     /// Trades a refresh token for a new session; the old refresh token is spent.
     async fn refresh_token(&self, ctx: &Context<'_>, token: String) -> Result<AuthPayload> {
-        let auth = ctx.data_unchecked::<Arc<AuthState>>();
-        let db = ctx.data_unchecked::<Database>();
+        let (auth, db) = services(ctx);
         let mut conn = conn(ctx).await?;
         Ok(session::refresh(auth, db, &mut conn, request(ctx), &token)
             .await?
@@ -84,10 +82,9 @@ impl AuthMutation {
         current_password: String,
         new_password: String,
     ) -> Result<AuthPayload> {
-        let auth = ctx.data_unchecked::<Arc<AuthState>>();
+        let (auth, db) = services(ctx);
         let user_id = principal(ctx)?.user_id;
         let min = ctx.data_unchecked::<Limits>().password_min_length;
-        let db = ctx.data_unchecked::<Database>();
         // Passwords are hashed on the way: the auth check's connection goes back to the pool.
         drop(crate::graphql::context::kept_primary(ctx));
         Ok(session::change_password(
@@ -102,4 +99,12 @@ impl AuthMutation {
         .await?
         .into())
     }
+}
+
+/// What every auth mutation works with: the signing state and the database.
+fn services<'c>(ctx: &Context<'c>) -> (&'c AuthState, &'c Database) {
+    (
+        ctx.data_unchecked::<Arc<AuthState>>(),
+        ctx.data_unchecked::<Database>(),
+    )
 }

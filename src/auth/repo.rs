@@ -8,15 +8,14 @@ use crate::db::DbConn;
 use crate::db::db_run;
 use crate::db::schema::{refresh_tokens, settings};
 
+/// What spending a token needs to know (the hash it was found by is not read back).
 #[derive(Queryable, Selectable, Debug, Clone)]
 #[diesel(table_name = refresh_tokens)]
 pub struct RefreshRow {
     pub id: i64,
     pub user_id: i64,
-    pub token_hash: String,
     pub family_id: String,
     pub expires_at: NaiveDateTime,
-    pub created_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
 }
@@ -50,19 +49,25 @@ pub async fn find_refresh(conn: &mut DbConn, token_hash: &str) -> QueryResult<Op
     })
 }
 
+/// Sets `$column` to `$at` on the tokens `$tokens` selects that are not revoked: spending and
+/// revoking are the same update on different rows and columns.
+macro_rules! stamp_unrevoked {
+    ($conn:ident, $tokens:expr, $column:expr, $at:expr) => {
+        db_run!($conn: {
+            diesel::update($tokens.filter(refresh_tokens::revoked_at.is_null()))
+                .set($column.eq($at))
+                .execute($conn)
+                .await
+        })
+    };
+}
+
 /// Spends a refresh token; 0 rows means it was spent or revoked already (a reuse).
 pub async fn spend_refresh(conn: &mut DbConn, id: i64, at: NaiveDateTime) -> QueryResult<usize> {
-    db_run!(conn: {
-        diesel::update(
-            refresh_tokens::table
-                .find(id)
-                .filter(refresh_tokens::used_at.is_null())
-                .filter(refresh_tokens::revoked_at.is_null()),
-        )
-        .set(refresh_tokens::used_at.eq(at))
-        .execute(conn)
-        .await
-    })
+    let unspent = refresh_tokens::table
+        .find(id)
+        .filter(refresh_tokens::used_at.is_null());
+    stamp_unrevoked!(conn, unspent, refresh_tokens::used_at, at)
 }
 
 /// Revokes every token of a rotation chain.
@@ -71,31 +76,14 @@ pub async fn revoke_family(
     family_id: &str,
     at: NaiveDateTime,
 ) -> QueryResult<usize> {
-    db_run!(conn: {
-        diesel::update(
-            refresh_tokens::table
-                .filter(refresh_tokens::family_id.eq(family_id))
-                .filter(refresh_tokens::revoked_at.is_null()),
-        )
-        .set(refresh_tokens::revoked_at.eq(at))
-        .execute(conn)
-        .await
-    })
+    let chain = refresh_tokens::table.filter(refresh_tokens::family_id.eq(family_id));
+    stamp_unrevoked!(conn, chain, refresh_tokens::revoked_at, at)
 }
 
 /// Revokes every refresh token of a user (password change, deactivation).
 pub async fn revoke_user_refresh_tokens(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
-    let at = crate::clock::now();
-    db_run!(conn: {
-        diesel::update(
-            refresh_tokens::table
-                .filter(refresh_tokens::user_id.eq(user_id))
-                .filter(refresh_tokens::revoked_at.is_null()),
-        )
-        .set(refresh_tokens::revoked_at.eq(at))
-        .execute(conn)
-        .await
-    })
+    let users = refresh_tokens::table.filter(refresh_tokens::user_id.eq(user_id));
+    stamp_unrevoked!(conn, users, refresh_tokens::revoked_at, crate::clock::now())
 }
 
 pub async fn get_setting(conn: &mut DbConn, name: &str) -> QueryResult<Option<String>> {

@@ -166,7 +166,7 @@ fn algorithm_for(raw: &str, key_pair: bool) -> Result<JwtAlgorithm, ConfigError>
 mod tests {
     use std::time::Duration;
 
-    use super::super::tests::{config, error};
+    use super::super::tests::{config, error, refuses};
     use super::JwtAlgorithm;
 
     const PAIR: [(&str, &str); 2] = [
@@ -203,34 +203,21 @@ mod tests {
             error(&[("JWT_ALGORITHM", "RS265")]),
             "JWT_ALGORITHM: 'RS265' is not one of HS256, RS256, ES256, EdDSA"
         );
-        assert!(
-            error(&[("JWT_ALGORITHM", "hs256")])
-                .starts_with("JWT_ALGORITHM: 'hs256' is not one of"),
-            "spelled as in a token's header"
-        );
     }
 
     #[test]
-    fn refusals_name_the_variable() {
-        assert!(
-            error(&[("DATABASE_URL", "mysql://u:p@db/app")]).starts_with("JWT_SECRET: required")
-        );
-        assert!(
-            error(&[("JWT_SECRET", "short")]).starts_with("JWT_SECRET: must be at least 32 bytes")
-        );
-        assert!(
-            error(&[("JWT_ALGORITHM", "RS256")])
-                .starts_with("JWT_ALGORITHM: 'RS256' needs a key pair")
-        );
+    fn key_pair_algorithms() {
         let pair = PAIR;
-        assert!(
-            error(&[pair[0], pair[1], ("JWT_ALGORITHM", "RS265")])
-                .starts_with("JWT_ALGORITHM: 'RS265' is not one of RS256, ES256, EdDSA")
-        );
-        assert!(
-            error(&[pair[0], pair[1], ("JWT_ALGORITHM", "HS256")])
-                .starts_with("JWT_ALGORITHM: 'HS256'")
-        );
+        refuses(&[
+            (
+                &[pair[0], pair[1], ("JWT_ALGORITHM", "RS265")],
+                "JWT_ALGORITHM: 'RS265' is not one of RS256, ES256, EdDSA",
+            ),
+            (
+                &[pair[0], pair[1], ("JWT_ALGORITHM", "HS256")],
+                "JWT_ALGORITHM: 'HS256'",
+            ),
+        ]);
         assert!(config(&[("JWT_ALGORITHM", "HS256")]).is_ok());
         assert!(
             config(&[

@@ -35,13 +35,3 @@ pub(super) fn load(env: &Env) -> Result<LogConfig, ConfigError> {
         filter: env.get("RUST_LOG"),
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::super::tests::error;
-
-    #[test]
-    fn refusals_name_the_variable() {
-        assert!(error(&[("LOG_FORMAT", "xml")]).starts_with("LOG_FORMAT: 'xml'"));
-    }
-}

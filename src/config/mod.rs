@@ -129,6 +129,43 @@ mod tests {
             .to_string()
     }
 
+    /// Variables and the start of the message that refuses them.
+    pub(super) type Refusal<'a> = (&'a [(&'a str, &'a str)], &'a str);
+
+    /// Asserts that each case's variables are refused with a message that starts as given.
+    #[track_caller]
+    pub(super) fn refuses(cases: &[Refusal]) {
+        for (vars, start) in cases {
+            let message = error(vars);
+            assert!(message.starts_with(start), "{vars:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_variable() {
+        #[rustfmt::skip]
+        let cases: &[Refusal] = &[
+            (&[("LISTEN_ADDR", "8080")], "LISTEN_ADDR: '8080'"),
+            (&[("CORS_ALLOWED_ORIGINS", "https://a.example/path")], "CORS_ALLOWED_ORIGINS:"),
+            (&[("HTTP_BODY_LIMIT", "1GB")], "HTTP_BODY_LIMIT:"),
+            (&[("TRUSTED_PROXIES", "10.0.0.0/8, ingress")], "TRUSTED_PROXIES: 'ingress' is not a CIDR"),
+            (&[("TRUST_FORWARDED_FOR", "true")], "TRUST_FORWARDED_FOR: no longer read"),
+            (&[("DATABASE_URL", "postgres://db/app")], "DATABASE_URL: unsupported scheme 'postgres'"),
+            (&[("DATABASE_URL", "not a url")], "DATABASE_URL: 'not a url' is not a URL"),
+            (&[("DB_ACQUIRE_TIMEOUT", "soon")], "DB_ACQUIRE_TIMEOUT: 'soon' is not a duration"),
+            (&[("DB_POOL_SIZE", "0")], "DB_POOL_SIZE: '0' is not a whole number from 1 to 1000"),
+            (&[("DATABASE_URL", "mysql://u:p@db/app")], "JWT_SECRET: required"),
+            (&[("JWT_SECRET", "short")], "JWT_SECRET: must be at least 32 bytes"),
+            (&[("JWT_ALGORITHM", "RS256")], "JWT_ALGORITHM: 'RS256' needs a key pair"),
+            // Spelled as in a token's header.
+            (&[("JWT_ALGORITHM", "hs256")], "JWT_ALGORITHM: 'hs256' is not one of"),
+            (&[("RETENTION_BATCH_SIZE", "0")], "RETENTION_BATCH_SIZE: '0'"),
+            (&[("AUDIT_LOG_RETENTION", "forever")], "AUDIT_LOG_RETENTION:"),
+            (&[("LOG_FORMAT", "xml")], "LOG_FORMAT: 'xml'"),
+        ];
+        refuses(cases);
+    }
+
     pub(super) const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]

@@ -53,6 +53,14 @@ impl Table {
             Table::RefreshTokens => "refresh_tokens",
         }
     }
+
+    /// How long the table's rows are kept; zero keeps them all.
+    fn keep(self, config: &RetentionConfig) -> Duration {
+        match self {
+            Table::AuditLog => config.audit_log,
+            Table::RefreshTokens => config.refresh_tokens,
+        }
+    }
 }
 
 /// Starts the retention task (unless both retentions are 0); it stops with the runtime.
@@ -107,22 +115,8 @@ pub async fn run_pass(db: &Database, config: &RetentionConfig) -> Result<Option<
     let now = crate::clock::now();
     let result = async {
         Ok::<_, DbError>(Pass {
-            audit_log: prune(
-                db,
-                &mut held,
-                Table::AuditLog,
-                cutoff(now, config.audit_log),
-                config.batch_size,
-            )
-            .await?,
-            refresh_tokens: prune(
-                db,
-                &mut held,
-                Table::RefreshTokens,
-                cutoff(now, config.refresh_tokens),
-                config.batch_size,
-            )
-            .await?,
+            audit_log: prune(db, &mut held, Table::AuditLog, now, config).await?,
+            refresh_tokens: prune(db, &mut held, Table::RefreshTokens, now, config).await?,
         })
     }
     .await;
@@ -148,13 +142,14 @@ async fn prune(
     db: &Database,
     held: &mut Option<DbConn>,
     table: Table,
-    cutoff: Option<NaiveDateTime>,
-    batch: usize,
+    now: NaiveDateTime,
+    config: &RetentionConfig,
 ) -> Result<Pruned, DbError> {
     let mut pruned = Pruned::default();
-    let Some(cutoff) = cutoff else {
+    let Some(cutoff) = cutoff(now, table.keep(config)) else {
         return Ok(pruned);
     };
+    let batch = config.batch_size;
     let limit = i64::try_from(batch).unwrap_or(i64::MAX);
     loop {
         let mut fresh;
