@@ -35,6 +35,8 @@ impl From<Session> for AuthPayload {
     }
 }
 
+/// Passwords are `secret` arguments: async-graphql prints `***` for them wherever it writes a
+/// document out with its variables (its logging and tracing extensions).
 #[derive(Default)]
 pub struct AuthMutation;
 
@@ -45,7 +47,7 @@ impl AuthMutation {
         &self,
         ctx: &Context<'_>,
         email: String,
-        password: String,
+        #[graphql(secret)] password: String,
     ) -> Result<AuthPayload> {
         let (auth, db) = services(ctx);
         // Sign-in takes its own connections (and hashes meanwhile): a signed-in caller's kept
@@ -79,8 +81,8 @@ impl AuthMutation {
     async fn change_password(
         &self,
         ctx: &Context<'_>,
-        current_password: String,
-        new_password: String,
+        #[graphql(secret)] current_password: String,
+        #[graphql(secret)] new_password: String,
     ) -> Result<AuthPayload> {
         let (auth, db) = services(ctx);
         let user_id = principal(ctx)?.user_id;

@@ -117,6 +117,21 @@ async fn open_session(
     })
 }
 
+/// Opens a session and audits `action` as the user's own (inside the caller's transaction).
+async fn open_audited(
+    auth: &AuthState,
+    conn: &mut DbConn,
+    request: &RequestContext,
+    user: UserRow,
+    family: &str,
+    action: &'static str,
+) -> AppResult<Session> {
+    let id = user.id;
+    let session = open_session(auth, conn, user, family).await?;
+    record_own(conn, request, id, action).await?;
+    Ok(session)
+}
+
 /// Signs in. No connection is held while the password is checked (argon2 takes tens of
 /// milliseconds), so concurrent sign-ins do not exhaust the pool.
 pub async fn login(
@@ -175,11 +190,8 @@ pub async fn login(
                 last_login_at: Some(at),
                 ..user
             };
-            let id = user.id;
             let family = uuid::Uuid::new_v4().to_string();
-            let session = open_session(auth, conn, user, &family).await?;
-            record_own(conn, request, id, "auth.login").await?;
-            Ok(session)
+            open_audited(auth, conn, request, user, &family, "auth.login").await
         }
         .scope_boxed()
     })
@@ -217,9 +229,9 @@ pub async fn refresh(
                 if repo::spend_refresh(conn, row.id, now()).await? == 0 {
                     return Ok(None);
                 }
-                let id = user.id;
-                let session = open_session(auth, conn, user, &row.family_id).await?;
-                record_own(conn, request, id, "auth.refresh").await?;
+                let family = &row.family_id;
+                let session =
+                    open_audited(auth, conn, request, user, family, "auth.refresh").await?;
                 Ok(Some(session))
             }
             .scope_boxed()
