@@ -35,7 +35,7 @@ macro_rules! filtered {
 
 listing!(
     /// The audit log (see [`crate::db::paging::Listing`]).
-    AuditLogs: AuditRow, AuditFilter, AuditSort
+    AuditLogs: audit_log as AuditRow, AuditFilter, AuditSort
 );
 
 /// A page of entries in two steps, like the users list: the page's ids from an index, then
@@ -83,15 +83,5 @@ async fn page_ids(
             AuditSort::Action => audit_log::action, audit_log::id;
         });
         query.limit(page.limit).offset(page.offset).load(conn).await
-    })
-}
-
-pub async fn count(conn: &mut DbConn, filter: &AuditFilter) -> QueryResult<i64> {
-    db_run!(conn: { filtered!(filter).count().get_result(conn).await })
-}
-
-pub async fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<AuditRow>> {
-    db_run!(conn: {
-        audit_log::table.find(id).select(AuditRow::as_select()).first(conn).await.optional()
     })
 }

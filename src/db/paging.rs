@@ -213,11 +213,93 @@ macro_rules! existing {
 
 pub(crate) use {equal, existing, linked, linked_to, matching, sorted, within};
 
-/// Implements [`Listing`] for the marker type `$name` with the repository's own `find`,
-/// `list` and `count` functions (in scope where this is written); `$filter` has a
-/// `matching` field.
+/// The `$other` ids the link table `$link` pairs with `$value` in its `$by` column, in order:
+/// a user's roles, a role's permissions.
+macro_rules! link_ids {
+    ($conn:ident, $link:ident.$by:ident = $value:expr => $other:ident) => {
+        $crate::db::db_run!($conn: {
+            $link::table
+                .filter($link::$by.eq($value))
+                .select($link::$other)
+                .order($link::$other)
+                .load($conn)
+                .await
+        })
+    };
+}
+
+/// Replaces the rows of the link table `$link` that pair `$value` (in its `$by` column) with
+/// one row for each id of `$ids` (in its `$other` column).
+macro_rules! set_links {
+    ($conn:ident, $link:ident.$by:ident = $value:expr => $other:ident = $ids:expr) => {{
+        $crate::db::db_run!($conn: {
+            ::diesel::delete($link::table.filter($link::$by.eq($value)))
+                .execute($conn)
+                .await
+        })?;
+        let rows: Vec<_> = $ids
+            .iter()
+            .map(|id| ($link::$by.eq($value), $link::$other.eq(*id)))
+            .collect();
+        $crate::db::insert_all!($conn, $link::table, rows)
+    }};
+}
+
+pub(crate) use {link_ids, set_links};
+
+/// The ids of a link set as [`set_links!`] stores them and the audit log shows them: sorted,
+/// each once.
+pub fn id_set(mut ids: Vec<i64>) -> Vec<i64> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Writes the read side every listed resource has, and implements [`Listing`] for the marker
+/// type `$name` with it: `find` (the `$row` of `$table` with an id), `count` (of the rows the
+/// repository's `filtered!` query matches; write it before this) and, given the sort's arms
+/// as [`sorted!`] takes them, `list`, a page by `LIMIT`/`OFFSET`. A resource whose pages take
+/// more than that (the deferred join of users and of the audit log) writes its own `list`
+/// and leaves the arms out.
 macro_rules! listing {
-    ($(#[$doc:meta])* $name:ident: $row:ty, $filter:ty, $sort:ty) => {
+    (
+        $(#[$doc:meta])* $name:ident: $table:ident as $row:ty, $filter:ty, $sort:ty
+        $(, sorted $arms:tt)? $(,)?
+    ) => {
+        pub async fn find(
+            conn: &mut $crate::db::DbConn,
+            id: i64,
+        ) -> ::diesel::QueryResult<Option<$row>> {
+            $crate::db::db_run!(conn: {
+                $table::table.find(id).select(<$row>::as_select()).first(conn).await.optional()
+            })
+        }
+
+        pub async fn count(
+            conn: &mut $crate::db::DbConn,
+            filter: &$filter,
+        ) -> ::diesel::QueryResult<i64> {
+            $crate::db::db_run!(conn: { filtered!(filter).count().get_result(conn).await })
+        }
+
+        $(
+            pub async fn list(
+                conn: &mut $crate::db::DbConn,
+                filter: &$filter,
+                sort: $crate::db::paging::Sort<$sort>,
+                page: $crate::db::paging::Page,
+            ) -> ::diesel::QueryResult<Vec<$row>> {
+                $crate::db::db_run!(conn: {
+                    let query = $crate::db::paging::sorted!(
+                        filtered!(filter).select(<$row>::as_select()),
+                        sort,
+                        $arms
+                    );
+                    query.limit(page.limit).offset(page.offset).load(conn).await
+                })
+            }
+        )?
+
         $(#[$doc])*
         pub struct $name;
 

@@ -6,9 +6,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{PermissionFilter, PermissionRow, PermissionSort};
 use crate::db::DbConn;
 use crate::db::db_run;
-use crate::db::paging::{
-    Page, Sort, equal, existing, linked, linked_to, listing, matching, sorted,
-};
+use crate::db::paging::{equal, existing, linked, linked_to, listing, matching};
 use crate::db::schema::{permissions, role_permissions};
 use crate::db::sql::in_ids;
 
@@ -26,38 +24,12 @@ macro_rules! filtered {
 
 listing!(
     /// The permission catalogue (see [`crate::db::paging::Listing`]).
-    Permissions: PermissionRow, PermissionFilter, PermissionSort
+    Permissions: permissions as PermissionRow, PermissionFilter, PermissionSort,
+    sorted {
+        PermissionSort::Id => permissions::id;
+        PermissionSort::Code => permissions::code, permissions::id;
+    }
 );
-
-pub async fn list(
-    conn: &mut DbConn,
-    filter: &PermissionFilter,
-    sort: Sort<PermissionSort>,
-    page: Page,
-) -> QueryResult<Vec<PermissionRow>> {
-    db_run!(conn: {
-        let query = sorted!(filtered!(filter).select(PermissionRow::as_select()), sort, {
-            PermissionSort::Id => permissions::id;
-            PermissionSort::Code => permissions::code, permissions::id;
-        });
-        query.limit(page.limit).offset(page.offset).load(conn).await
-    })
-}
-
-pub async fn count(conn: &mut DbConn, filter: &PermissionFilter) -> QueryResult<i64> {
-    db_run!(conn: { filtered!(filter).count().get_result(conn).await })
-}
-
-pub async fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<PermissionRow>> {
-    db_run!(conn: {
-        permissions::table
-            .find(id)
-            .select(PermissionRow::as_select())
-            .first(conn)
-            .await
-            .optional()
-    })
-}
 
 /// Effective permissions of each user (through their roles), as `(user_id, permission)`.
 pub async fn by_users(

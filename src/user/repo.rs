@@ -5,10 +5,12 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewUser, UserChanges, UserFilter, UserRow, UserSort};
 use crate::db::DbConn;
-use crate::db::paging::{Page, Sort, equal, linked, linked_to, listing, matching, sorted, within};
+use crate::db::db_run;
+use crate::db::paging::{
+    Page, Sort, equal, link_ids, linked, linked_to, listing, matching, set_links, sorted, within,
+};
 use crate::db::schema::{roles, user_roles, users};
 use crate::db::sql::{EARLIEST, in_ids, in_page, update_where};
-use crate::db::{db_run, insert_all};
 
 pub async fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
     db_run!(conn: { users::table.count().get_result(conn).await })
@@ -111,7 +113,7 @@ macro_rules! sorted_users {
 
 listing!(
     /// The users list (see [`crate::db::paging::Listing`]).
-    Users: UserRow, UserFilter, UserSort
+    Users: users as UserRow, UserFilter, UserSort
 );
 
 /// A page of users in one statement, a deferred join (see [`in_page`]): the ids of the page
@@ -147,16 +149,6 @@ pub async fn list(
             .filter(in_page(users::id, ids))
             .select(UserRow::as_select());
         sorted_users!(rows, sort).load(conn).await
-    })
-}
-
-pub async fn count(conn: &mut DbConn, filter: &UserFilter) -> QueryResult<i64> {
-    db_run!(conn: { filtered!(filter).count().get_result(conn).await })
-}
-
-pub async fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<UserRow>> {
-    db_run!(conn: {
-        users::table.find(id).select(UserRow::as_select()).first(conn).await.optional()
     })
 }
 
@@ -196,26 +188,10 @@ pub async fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
 }
 
 pub async fn role_ids(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<i64>> {
-    db_run!(conn: {
-        user_roles::table
-            .filter(user_roles::user_id.eq(user_id))
-            .select(user_roles::role_id)
-            .order(user_roles::role_id)
-            .load(conn)
-            .await
-    })
+    link_ids!(conn, user_roles.user_id = user_id => role_id)
 }
 
 /// Replaces the user's roles with `role_ids`.
 pub async fn set_roles(conn: &mut DbConn, user_id: i64, role_ids: &[i64]) -> QueryResult<()> {
-    db_run!(conn: {
-        diesel::delete(user_roles::table.filter(user_roles::user_id.eq(user_id)))
-            .execute(conn)
-            .await
-    })?;
-    let rows: Vec<_> = role_ids
-        .iter()
-        .map(|r| (user_roles::user_id.eq(user_id), user_roles::role_id.eq(*r)))
-        .collect();
-    insert_all!(conn, user_roles::table, rows)
+    set_links!(conn, user_roles.user_id = user_id => role_id = role_ids)
 }
