@@ -1,15 +1,16 @@
 //! User mutations: validation, guardrails, the transaction and its audit row.
 
 use scoped_futures::ScopedFutureExt;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::model::{NewUser, UserChanges, UserRow};
 use super::repo;
 use crate::audit::{self, Diff, Entry};
 use crate::auth::{password, repo as auth_repo};
 use crate::clock::now;
+use crate::db::paging::id_set;
 use crate::db::{Database, DbConn};
-use crate::error::{AppError, AppResult, unique_as};
+use crate::error::{AppError, AppResult, all_found, unique_as};
 use crate::request::Actor;
 use crate::role::{self, admin};
 
@@ -64,13 +65,7 @@ fn check_name(name: &str) -> AppResult<String> {
 /// Fails with `BAD_USER_INPUT` on `field` unless every id exists.
 pub async fn check_role_ids(conn: &mut DbConn, field: &str, ids: &[i64]) -> AppResult<()> {
     let found = role::repo::existing_ids(conn, ids).await?;
-    if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
-        return Err(AppError::bad_input(
-            field,
-            format!("no role has id {missing}"),
-        ));
-    }
-    Ok(())
+    all_found(field, "role", ids, &found)
 }
 
 /// Creates a user. The password is hashed before a connection is taken from the pool.
@@ -79,9 +74,7 @@ pub async fn create(db: &Database, actor: &Actor<'_>, input: CreateUser) -> AppR
     let name = check_name(&input.name)?;
     password::check_policy("password", &input.password, actor.password_min_length)?;
     let hash = password::hash(input.password).await?;
-    let mut role_ids = input.role_ids;
-    role_ids.sort_unstable();
-    role_ids.dedup();
+    let role_ids = id_set(input.role_ids);
     let (mut conn, _) = db.write().await?;
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
@@ -103,7 +96,7 @@ pub async fn create(db: &Database, actor: &Actor<'_>, input: CreateUser) -> AppR
             .map_err(|e| unique_as(e, "email", EMAIL_TAKEN))?;
             repo::set_roles(conn, user.id, &role_ids).await?;
             let after = json!({ "email": email, "name": name, "active": input.active, "rolesIds": role_ids });
-            audit::record(conn, actor.request, Some(actor.user_id), entry("user.create", user.id, json!({ "after": after })))
+            audit::record_by(conn, actor, Entry::about("user", user.id, "user.create", json!({ "after": after })))
                 .await?;
             Ok(user)
         }
@@ -144,11 +137,7 @@ pub async fn update(
         }
         None => None,
     };
-    let mut role_ids = input.role_ids;
-    if let Some(ids) = role_ids.as_mut() {
-        ids.sort_unstable();
-        ids.dedup();
-    }
+    let role_ids = input.role_ids.map(id_set);
     let mut conn = match kept {
         Some(conn) => conn,
         None => db.write().await?.0,
@@ -216,11 +205,10 @@ pub async fn update(
             )
             .await?;
             let changes = diff.into_changes();
-            audit::record(
+            audit::record_by(
                 conn,
-                actor.request,
-                Some(actor.user_id),
-                entry("user.update", id, changes),
+                actor,
+                Entry::about("user", id, "user.update", changes),
             )
             .await?;
             // The answer is the row as this transaction left it (it holds the row's lock):
@@ -251,7 +239,7 @@ pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<
             repo::delete(conn, id).await?;
             admin::keep_an_admin(conn, admins_before, "id").await?;
             let before = json!({ "email": user.email, "name": user.name, "active": user.active, "rolesIds": role_ids });
-            audit::record(conn, actor.request, Some(actor.user_id), entry("user.delete", id, json!({ "before": before })))
+            audit::record_by(conn, actor, Entry::about("user", id, "user.delete", json!({ "before": before })))
                 .await?;
             Ok(user)
         }
@@ -262,15 +250,6 @@ pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<
 
 pub fn not_found(id: i64) -> AppError {
     AppError::NotFound(format!("no user has id {id}"))
-}
-
-fn entry(action: &'static str, id: i64, changes: Value) -> Entry<'static> {
-    Entry {
-        action,
-        target_type: Some("user"),
-        target_id: Some(id),
-        changes,
-    }
 }
 
 #[cfg(test)]
