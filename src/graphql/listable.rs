@@ -163,3 +163,40 @@ macro_rules! list_query {
 }
 
 pub(crate) use list_query;
+
+/// Declares a resource's `filter` input: `q` (described by the doc comment before it), `ids`
+/// and `id`, which every list filter takes, then the resource's own fields; its `matching`
+/// checks the first three.
+macro_rules! list_filter {
+    (
+        $(#[$doc:meta])*
+        pub struct $name:ident {
+            $(#[doc = $q_doc:literal])*
+            q,
+            $($fields:tt)*
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(::async_graphql::InputObject, Debug, Default)]
+        pub struct $name {
+            $(#[doc = $q_doc])*
+            pub q: Option<String>,
+            pub ids: Option<Vec<::async_graphql::ID>>,
+            pub id: Option<::async_graphql::ID>,
+            $($fields)*
+        }
+
+        impl $name {
+            /// `q`, `ids` and `id`, checked.
+            pub fn matching(&self) -> $crate::error::AppResult<$crate::db::paging::Matching> {
+                $crate::graphql::list::matching(
+                    self.q.clone(),
+                    self.ids.as_deref(),
+                    self.id.as_ref(),
+                )
+            }
+        }
+    };
+}
+
+pub(crate) use list_filter;
