@@ -19,16 +19,15 @@ pub async fn insert(conn: &mut DbConn, entry: &NewAudit<'_>) -> QueryResult<()> 
 macro_rules! filtered {
     ($filter:expr) => {{
         let filter: &AuditFilter = $filter;
-        let mut query = audit_log::table.into_boxed();
-        matching!(query, filter.matching, audit_log::id, [audit_log::action, audit_log::changes]);
-        equal!(query,
-            audit_log::action => filter.action.clone(),
-            audit_log::target_type => filter.target_type.clone(),
-            audit_log::target_id => filter.target_id,
-            audit_log::actor_user_id => filter.actor_user_id,
-            audit_log::request_id => filter.request_id.clone(),
+        let mut query = matching!(audit_log, filter.matching, [action, changes]);
+        equal!(query, audit_log:
+            filter.action,
+            filter.target_type,
+            filter.target_id,
+            filter.actor_user_id,
+            filter.request_id,
         );
-        within!(query, audit_log::at => filter.at);
+        within!(query, audit_log: filter.at);
         query
     }};
 }

@@ -101,27 +101,38 @@ pub fn in_page_order<T>(ids: &[i64], rows: &mut [T], id: impl Fn(&T) -> i64) {
     rows.sort_by_key(|row| position.get(&id(row)).copied().unwrap_or(usize::MAX));
 }
 
-/// Narrows the boxed query `$query` by a [`Matching`]: `q` over the text columns listed
-/// (case-insensitive, any of them), `ids` on the `$id` column.
+/// A boxed query over `$table` narrowed by a [`Matching`]: `q` over the text columns listed
+/// (case-insensitive, any of them), `ids` on the table's `id`. Every filter starts here.
 macro_rules! matching {
-    ($query:ident, $matching:expr, $id:expr, [$first:expr $(, $more:expr)* $(,)?]) => {
+    ($table:ident, $matching:expr, [$first:ident $(, $more:ident)* $(,)?]) => {{
+        let mut query = $table::table.into_boxed();
         if let Some(pattern) = $matching.pattern() {
             use $crate::db::sql::lower;
-            $query = $query.filter(
-                lower($first)
+            query = query.filter(
+                lower($table::$first)
                     .like(pattern.clone())
                     .escape('\\')
-                    $(.or(lower($more).like(pattern.clone()).escape('\\')))*,
+                    $(.or(lower($table::$more).like(pattern.clone()).escape('\\')))*,
             );
         }
         if let Some(ids) = &$matching.ids {
-            $query = $query.filter($crate::db::sql::in_ids($id, ids));
+            query = query.filter($crate::db::sql::in_ids($table::id, ids));
         }
-    };
+        query
+    }};
 }
 
-/// Narrows the boxed query `$query` to rows whose `$column` equals each given value.
+/// Narrows the boxed query `$query` to rows whose `$column` equals each given value; in the
+/// form `equal!(query, roles: filter.name, ...)`, to rows whose column of `$table` equals
+/// each given filter field of the same name.
 macro_rules! equal {
+    ($query:ident, $table:ident: $($filter:ident.$field:ident),+ $(,)?) => {
+        $(
+            if let Some(value) = &$filter.$field {
+                $query = $query.filter($table::$field.eq(value));
+            }
+        )+
+    };
     ($query:ident, $($column:expr => $value:expr),+ $(,)?) => {
         $(
             if let Some(value) = $value {
@@ -148,15 +159,16 @@ macro_rules! linked_to {
     };
 }
 
-/// Narrows the boxed query `$query` to rows whose time `$column` lies [`Within`] the bounds.
+/// Narrows the boxed query `$query` to rows whose time columns of `$table` lie [`Within`]
+/// the bounds of the filter fields of the same names.
 macro_rules! within {
-    ($query:ident, $($column:expr => $within:expr),+ $(,)?) => {
+    ($query:ident, $table:ident: $($filter:ident.$field:ident),+ $(,)?) => {
         $(
-            if let Some(at) = $within.gte {
-                $query = $query.filter($column.ge(at));
+            if let Some(at) = $filter.$field.gte {
+                $query = $query.filter($table::$field.ge(at));
             }
-            if let Some(at) = $within.lte {
-                $query = $query.filter($column.le(at));
+            if let Some(at) = $filter.$field.lte {
+                $query = $query.filter($table::$field.le(at));
             }
         )+
     };

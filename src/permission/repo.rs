@@ -14,9 +14,8 @@ use crate::db::sql::in_ids;
 macro_rules! filtered {
     ($filter:expr) => {{
         let filter: &PermissionFilter = $filter;
-        let mut query = permissions::table.into_boxed();
-        matching!(query, filter.matching, permissions::id, [permissions::code, permissions::description]);
-        equal!(query, permissions::code => filter.code.clone());
+        let mut query = matching!(permissions, filter.matching, [code, description]);
+        equal!(query, permissions: filter.code);
         linked_to!(query, permissions::id, role_permissions.role_id = filter.role_id => permission_id);
         query
     }};

@@ -14,18 +14,11 @@ use crate::db::schema::{role_permissions, roles, user_roles};
 macro_rules! filtered {
     ($filter:expr) => {{
         let filter: &RoleFilter = $filter;
-        let mut query = roles::table.into_boxed();
-        matching!(query, filter.matching, roles::id, [roles::name, roles::description]);
-        equal!(query,
-            roles::name => filter.name.clone(),
-            roles::description => filter.description.clone(),
-        );
+        let mut query = matching!(roles, filter.matching, [name, description]);
+        equal!(query, roles: filter.name, filter.description);
         linked_to!(query, roles::id, role_permissions.permission_id = filter.permission_id => role_id);
         linked_to!(query, roles::id, user_roles.user_id = filter.user_id => role_id);
-        within!(query,
-            roles::created_at => filter.created_at,
-            roles::updated_at => filter.updated_at,
-        );
+        within!(query, roles: filter.created_at, filter.updated_at);
         query
     }};
 }

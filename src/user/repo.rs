@@ -79,19 +79,11 @@ pub async fn grant_role_by_name(
 macro_rules! filtered {
     ($filter:expr) => {{
         let filter: &UserFilter = $filter;
-        let mut query = users::table.into_boxed();
-        matching!(query, filter.matching, users::id, [users::email, users::name]);
-        equal!(query,
-            users::email => filter.email.as_deref().map(|v| v.trim().to_lowercase()),
-            users::name => filter.name.clone(),
-            users::active => filter.active,
-        );
+        let mut query = matching!(users, filter.matching, [email, name]);
+        equal!(query, users::email => filter.email.as_deref().map(|v| v.trim().to_lowercase()));
+        equal!(query, users: filter.name, filter.active);
         linked_to!(query, users::id, user_roles.role_id = filter.role_id => user_id);
-        within!(query,
-            users::created_at => filter.created_at,
-            users::updated_at => filter.updated_at,
-            users::last_login_at => filter.last_login_at,
-        );
+        within!(query, users: filter.created_at, filter.updated_at, filter.last_login_at);
         query
     }};
 }
