@@ -94,13 +94,6 @@ pub fn like_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// Puts `rows`, fetched by the ids of a page, back in the page's order.
-pub fn in_page_order<T>(ids: &[i64], rows: &mut [T], id: impl Fn(&T) -> i64) {
-    let position: std::collections::HashMap<i64, usize> =
-        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    rows.sort_by_key(|row| position.get(&id(row)).copied().unwrap_or(usize::MAX));
-}
-
 /// A boxed query over `$table` narrowed by a [`Matching`]: `q` over the text columns listed
 /// (case-insensitive, any of them), `ids` on the table's `id`. Every filter starts here.
 macro_rules! matching {
@@ -267,16 +260,95 @@ pub fn id_set(mut ids: Vec<i64>) -> Vec<i64> {
     ids
 }
 
-/// Writes the read side every listed resource has, and implements [`Listing`] for the marker
-/// type `$name` with it: `find` (the `$row` of `$table` with an id), `count` (of the rows the
-/// repository's `filtered!` query matches; write it before this) and, given the sort's arms
-/// as [`sorted!`] takes them, `list`, a page by `LIMIT`/`OFFSET`. A resource whose pages take
-/// more than that (the deferred join of users and of the audit log) writes its own `list`
-/// and leaves the arms out.
+/// Writes the read side of a listed resource, and implements [`Listing`] for the marker type
+/// `$name` with it: `find` (the `$row` of `$table` with an id), `count` and `list`.
+///
+/// Both start from one filtered query: `$table` narrowed by the filter's [`Matching`] (`q`
+/// over the `search` columns), then by the `filter` body, which narrows `$query` by the
+/// conditions of `$filter` (both names are the caller's); it is written out in each backend's
+/// arm of `db_run!`, where each gets its own concrete type. `list` orders it by the `sorted`
+/// arms (as [`sorted!`] takes them).
+///
+/// A plain `list` selects whole rows with `LIMIT`/`OFFSET`. With `in_index_order`, it is a
+/// deferred join (see [`crate::db::sql::in_page`]), one statement: the page's ids come from
+/// the sort column's index alone, narrowed by the condition `in_index_order` gives for the
+/// sort field (one every row meets, so that MariaDB reads the index in order), then the rows
+/// by primary key. Whole rows at a deep OFFSET made MariaDB scan and sort the table (the
+/// benchmark's deep pages; bench/README.md).
 macro_rules! listing {
     (
-        $(#[$doc:meta])* $name:ident: $table:ident as $row:ty, $filter:ty, $sort:ty
-        $(, sorted $arms:tt)? $(,)?
+        $(#[$doc:meta])* $name:ident: $table:ident as $row:ty, $filter:ty, $sort:ty,
+        search $search:tt,
+        filter |$query:ident, $by:ident| $body:block,
+        sorted $arms:tt,
+        in_index_order |$ids:ident, $field:ident| $ranged:expr $(,)?
+    ) => {
+        pub async fn list(
+            conn: &mut $crate::db::DbConn,
+            filter: &$filter,
+            sort: $crate::db::paging::Sort<$sort>,
+            page: $crate::db::paging::Page,
+        ) -> ::diesel::QueryResult<Vec<$row>> {
+            $crate::db::db_run!(conn: {
+                let $ids = $crate::db::paging::listing!(
+                    @filtered filter, $table, $filter, $search, |$query, $by| $body
+                )
+                .select($table::id);
+                let $field = sort.field;
+                let ids = $crate::db::paging::sorted!($ranged, sort, $arms)
+                    .limit(page.limit)
+                    .offset(page.offset);
+                let rows = $table::table
+                    .into_boxed()
+                    .filter($crate::db::sql::in_page($table::id, ids))
+                    .select(<$row>::as_select());
+                $crate::db::paging::sorted!(rows, sort, $arms).load(conn).await
+            })
+        }
+
+        $crate::db::paging::listing!(
+            @read $(#[$doc])* $name: $table as $row, $filter, $sort,
+            search $search, filter |$query, $by| $body
+        );
+    };
+    (
+        $(#[$doc:meta])* $name:ident: $table:ident as $row:ty, $filter:ty, $sort:ty,
+        search $search:tt,
+        filter |$query:ident, $by:ident| $body:block,
+        sorted $arms:tt $(,)?
+    ) => {
+        pub async fn list(
+            conn: &mut $crate::db::DbConn,
+            filter: &$filter,
+            sort: $crate::db::paging::Sort<$sort>,
+            page: $crate::db::paging::Page,
+        ) -> ::diesel::QueryResult<Vec<$row>> {
+            $crate::db::db_run!(conn: {
+                let query = $crate::db::paging::listing!(
+                    @filtered filter, $table, $filter, $search, |$query, $by| $body
+                );
+                $crate::db::paging::sorted!(query.select(<$row>::as_select()), sort, $arms)
+                    .limit(page.limit)
+                    .offset(page.offset)
+                    .load(conn)
+                    .await
+            })
+        }
+
+        $crate::db::paging::listing!(
+            @read $(#[$doc])* $name: $table as $row, $filter, $sort,
+            search $search, filter |$query, $by| $body
+        );
+    };
+    (@filtered $value:ident, $table:ident, $filter:ty, [$($search:ident),+], |$query:ident, $by:ident| $body:block) => {{
+        let $by: &$filter = $value;
+        let mut $query = $crate::db::paging::matching!($table, $by.matching, [$($search),+]);
+        $body
+        $query
+    }};
+    (
+        @read $(#[$doc:meta])* $name:ident: $table:ident as $row:ty, $filter:ty, $sort:ty,
+        search $search:tt, filter |$query:ident, $by:ident| $body:block
     ) => {
         pub async fn find(
             conn: &mut $crate::db::DbConn,
@@ -291,26 +363,15 @@ macro_rules! listing {
             conn: &mut $crate::db::DbConn,
             filter: &$filter,
         ) -> ::diesel::QueryResult<i64> {
-            $crate::db::db_run!(conn: { filtered!(filter).count().get_result(conn).await })
+            $crate::db::db_run!(conn: {
+                $crate::db::paging::listing!(
+                    @filtered filter, $table, $filter, $search, |$query, $by| $body
+                )
+                .count()
+                .get_result(conn)
+                .await
+            })
         }
-
-        $(
-            pub async fn list(
-                conn: &mut $crate::db::DbConn,
-                filter: &$filter,
-                sort: $crate::db::paging::Sort<$sort>,
-                page: $crate::db::paging::Page,
-            ) -> ::diesel::QueryResult<Vec<$row>> {
-                $crate::db::db_run!(conn: {
-                    let query = $crate::db::paging::sorted!(
-                        filtered!(filter).select(<$row>::as_select()),
-                        sort,
-                        $arms
-                    );
-                    query.limit(page.limit).offset(page.offset).load(conn).await
-                })
-            }
-        )?
 
         $(#[$doc])*
         pub struct $name;

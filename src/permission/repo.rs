@@ -6,24 +6,18 @@ use diesel_async::RunQueryDsl;
 use super::model::{PermissionFilter, PermissionRow, PermissionSort};
 use crate::db::DbConn;
 use crate::db::db_run;
-use crate::db::paging::{equal, existing, linked, linked_to, listing, matching};
+use crate::db::paging::{equal, existing, linked, linked_to, listing};
 use crate::db::schema::{permissions, role_permissions};
 use crate::db::sql::in_ids;
-
-/// The boxed, filtered query; a macro so each backend arm gets its own concrete type.
-macro_rules! filtered {
-    ($filter:expr) => {{
-        let filter: &PermissionFilter = $filter;
-        let mut query = matching!(permissions, filter.matching, [code, description]);
-        equal!(query, permissions: filter.code);
-        linked_to!(query, permissions::id, role_permissions.role_id = filter.role_id => permission_id);
-        query
-    }};
-}
 
 listing!(
     /// The permission catalogue (see [`crate::db::paging::Listing`]).
     Permissions: permissions as PermissionRow, PermissionFilter, PermissionSort,
+    search [code, description],
+    filter |query, filter| {
+        equal!(query, permissions: filter.code);
+        linked_to!(query, permissions::id, role_permissions.role_id = filter.role_id => permission_id);
+    },
     sorted {
         PermissionSort::Id => permissions::id;
         PermissionSort::Code => permissions::code, permissions::id;

@@ -6,26 +6,19 @@ use diesel_async::RunQueryDsl;
 use super::model::{NewRole, RoleChanges, RoleFilter, RoleRow, RoleSort};
 use crate::db::DbConn;
 use crate::db::db_run;
-use crate::db::paging::{
-    equal, existing, link_ids, linked, linked_to, listing, matching, set_links, within,
-};
+use crate::db::paging::{equal, existing, link_ids, linked, linked_to, listing, set_links, within};
 use crate::db::schema::{role_permissions, roles, user_roles};
-
-macro_rules! filtered {
-    ($filter:expr) => {{
-        let filter: &RoleFilter = $filter;
-        let mut query = matching!(roles, filter.matching, [name, description]);
-        equal!(query, roles: filter.name, filter.description);
-        linked_to!(query, roles::id, role_permissions.permission_id = filter.permission_id => role_id);
-        linked_to!(query, roles::id, user_roles.user_id = filter.user_id => role_id);
-        within!(query, roles: filter.created_at, filter.updated_at);
-        query
-    }};
-}
 
 listing!(
     /// The roles list (see [`crate::db::paging::Listing`]).
     Roles: roles as RoleRow, RoleFilter, RoleSort,
+    search [name, description],
+    filter |query, filter| {
+        equal!(query, roles: filter.name, filter.description);
+        linked_to!(query, roles::id, role_permissions.permission_id = filter.permission_id => role_id);
+        linked_to!(query, roles::id, user_roles.user_id = filter.user_id => role_id);
+        within!(query, roles: filter.created_at, filter.updated_at);
+    },
     sorted {
         RoleSort::Id => roles::id;
         RoleSort::Name => roles::name;
