@@ -1,7 +1,7 @@
 //! Role mutations: validation, the admin guardrail, the transaction and its audit row.
 
 use scoped_futures::ScopedFutureExt;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::model::{NewRole, RoleChanges, RoleRow};
 use super::{admin, repo};
@@ -9,7 +9,7 @@ use crate::audit::{self, Diff, Entry};
 use crate::clock::now;
 use crate::db::DbConn;
 use crate::db::paging::id_set;
-use crate::error::{AppError, AppResult, all_found, unique_as};
+use crate::error::{AppError, AppResult, all_found, required_text, unique_as};
 use crate::permission;
 use crate::request::Actor;
 
@@ -22,14 +22,7 @@ pub struct RoleInput {
 }
 
 fn check_name(name: &str) -> AppResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::bad_input(
-            "name",
-            "name must have 1 to 100 characters",
-        ));
-    }
-    Ok(name.to_owned())
+    required_text("name", name, 100)
 }
 
 fn check_description(description: &str) -> AppResult<String> {
@@ -67,9 +60,13 @@ pub async fn create(conn: &mut DbConn, actor: &Actor<'_>, input: RoleInput) -> A
             .await
             .map_err(|e| unique_as(e, "name", NAME_TAKEN))?;
             repo::set_permissions(conn, role.id, &permission_ids).await?;
-            let after = json!({ "name": name, "description": description, "permissionsIds": permission_ids });
-            audit::record_by(conn, actor, Entry::about("role", role.id, "role.create", json!({ "after": after })))
-                .await?;
+            let after = json!({ "after": snapshot(&role, &permission_ids) });
+            audit::record_by(
+                conn,
+                actor,
+                Entry::about("role", role.id, "role.create", after),
+            )
+            .await?;
             Ok(role)
         }
         .scope_boxed()
@@ -150,14 +147,18 @@ pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<
             let permission_ids = repo::permission_ids(conn, id).await?;
             repo::delete(conn, id).await?;
             admin::keep_an_admin(conn, admins_before, "id").await?;
-            let before = json!({ "name": role.name, "description": role.description, "permissionsIds": permission_ids });
-            audit::record_by(conn, actor, Entry::about("role", id, "role.delete", json!({ "before": before })))
-                .await?;
+            let before = json!({ "before": snapshot(&role, &permission_ids) });
+            audit::record_by(conn, actor, Entry::about("role", id, "role.delete", before)).await?;
             Ok(role)
         }
         .scope_boxed()
     })
     .await
+}
+
+/// A role as the audit log shows it created or deleted.
+fn snapshot(role: &RoleRow, permission_ids: &[i64]) -> Value {
+    json!({ "name": role.name, "description": role.description, "permissionsIds": permission_ids })
 }
 
 fn not_found(id: i64) -> AppError {

@@ -1,7 +1,7 @@
 //! User mutations: validation, guardrails, the transaction and its audit row.
 
 use scoped_futures::ScopedFutureExt;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::model::{NewUser, UserChanges, UserRow};
 use super::repo;
@@ -10,7 +10,7 @@ use crate::auth::{password, repo as auth_repo};
 use crate::clock::now;
 use crate::db::paging::id_set;
 use crate::db::{Database, DbConn};
-use crate::error::{AppError, AppResult, all_found, unique_as};
+use crate::error::{AppError, AppResult, all_found, required_text, unique_as};
 use crate::request::Actor;
 use crate::role::{self, admin};
 
@@ -52,14 +52,7 @@ pub fn normalize_email(field: &str, raw: &str) -> AppResult<String> {
 }
 
 fn check_name(name: &str) -> AppResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::bad_input(
-            "name",
-            "name must have 1 to 200 characters",
-        ));
-    }
-    Ok(name.to_owned())
+    required_text("name", name, 200)
 }
 
 /// Fails with `BAD_USER_INPUT` on `field` unless every id exists.
@@ -95,9 +88,13 @@ pub async fn create(db: &Database, actor: &Actor<'_>, input: CreateUser) -> AppR
             .await
             .map_err(|e| unique_as(e, "email", EMAIL_TAKEN))?;
             repo::set_roles(conn, user.id, &role_ids).await?;
-            let after = json!({ "email": email, "name": name, "active": input.active, "rolesIds": role_ids });
-            audit::record_by(conn, actor, Entry::about("user", user.id, "user.create", json!({ "after": after })))
-                .await?;
+            let after = json!({ "after": snapshot(&user, &role_ids) });
+            audit::record_by(
+                conn,
+                actor,
+                Entry::about("user", user.id, "user.create", after),
+            )
+            .await?;
             Ok(user)
         }
         .scope_boxed()
@@ -238,14 +235,18 @@ pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<
             let role_ids = repo::role_ids(conn, id).await?;
             repo::delete(conn, id).await?;
             admin::keep_an_admin(conn, admins_before, "id").await?;
-            let before = json!({ "email": user.email, "name": user.name, "active": user.active, "rolesIds": role_ids });
-            audit::record_by(conn, actor, Entry::about("user", id, "user.delete", json!({ "before": before })))
-                .await?;
+            let before = json!({ "before": snapshot(&user, &role_ids) });
+            audit::record_by(conn, actor, Entry::about("user", id, "user.delete", before)).await?;
             Ok(user)
         }
         .scope_boxed()
     })
     .await
+}
+
+/// A user as the audit log shows them created or deleted.
+fn snapshot(user: &UserRow, role_ids: &[i64]) -> Value {
+    json!({ "email": user.email, "name": user.name, "active": user.active, "rolesIds": role_ids })
 }
 
 pub fn not_found(id: i64) -> AppError {
