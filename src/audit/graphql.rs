@@ -107,13 +107,11 @@ list_filter! {
 impl Listable for AuditLog {
     type Listing = AuditLogs;
     type Filter = AuditLogFilter;
-    const RESOURCE: &'static str = "audit_log";
     const SORTABLE: &'static [(&'static str, AuditSort)] = &[
         ("id", AuditSort::Id),
         ("at", AuditSort::At),
         ("action", AuditSort::Action),
     ];
-    const DEFAULT_SORT: AuditSort = AuditSort::Id;
     /// Newest first.
     const DEFAULT_ORDER: SortOrder = SortOrder::Desc;
 

@@ -61,6 +61,9 @@ pub trait Listing: Send + Sync + 'static {
     type Filter: std::fmt::Debug + Send + Sync + 'static;
     type Sort: Copy + Send + Sync + 'static;
 
+    /// The table listed, which also names the resource's totals in the count cache.
+    const TABLE: &'static str;
+
     /// The conditions of `filter` every list has.
     fn matching(filter: &Self::Filter) -> &Matching;
 
@@ -380,6 +383,8 @@ macro_rules! listing {
             type Row = $row;
             type Filter = $filter;
             type Sort = $sort;
+
+            const TABLE: &'static str = stringify!($table);
 
             fn matching(filter: &$filter) -> &$crate::db::paging::Matching {
                 &filter.matching

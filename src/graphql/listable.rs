@@ -25,11 +25,10 @@ pub trait Listable:
     /// The `filter` argument of `allXs` / `_allXsMeta`.
     type Filter: InputType + Default + Send + Sync;
 
-    /// Names the resource in the list-total cache.
-    const RESOURCE: &'static str;
     /// `sortField` values (GraphQL names) and the sort each one means.
     const SORTABLE: &'static [(&'static str, <Self::Listing as Listing>::Sort)];
-    const DEFAULT_SORT: <Self::Listing as Listing>::Sort;
+    /// The sort when the client names no sort field: the first of [`Listable::SORTABLE`].
+    const DEFAULT_SORT: <Self::Listing as Listing>::Sort = Self::SORTABLE[0].1;
     /// The order when the client names no sort field.
     const DEFAULT_ORDER: SortOrder = SortOrder::Asc;
 
@@ -94,7 +93,7 @@ pub async fn meta<L: Listable>(
 ) -> AppResult<ListMetadata> {
     let filter = L::parse(filter.unwrap_or_default())?;
     let filter = &filter;
-    let count = count(ctx, L::RESOURCE, filter, |c| {
+    let count = count(ctx, L::Listing::TABLE, filter, |c| {
         L::Listing::count(c, filter).scope_boxed()
     })
     .await?;

@@ -44,10 +44,8 @@ list_filter! {
 impl Listable for Permission {
     type Listing = Permissions;
     type Filter = PermissionFilter;
-    const RESOURCE: &'static str = "permissions";
     const SORTABLE: &'static [(&'static str, PermissionSort)] =
         &[("id", PermissionSort::Id), ("code", PermissionSort::Code)];
-    const DEFAULT_SORT: PermissionSort = PermissionSort::Id;
 
     fn parse(f: PermissionFilter) -> AppResult<Filter> {
         Ok(Filter {

@@ -72,14 +72,12 @@ list_filter! {
 impl Listable for Role {
     type Listing = Roles;
     type Filter = RoleFilter;
-    const RESOURCE: &'static str = "roles";
     const SORTABLE: &'static [(&'static str, RoleSort)] = &[
         ("id", RoleSort::Id),
         ("name", RoleSort::Name),
         ("createdAt", RoleSort::CreatedAt),
         ("updatedAt", RoleSort::UpdatedAt),
     ];
-    const DEFAULT_SORT: RoleSort = RoleSort::Id;
 
     fn parse(f: RoleFilter) -> AppResult<Filter> {
         let (created_at, updated_at) = f.stamps.parse()?;

@@ -84,7 +84,6 @@ list_filter! {
 impl Listable for User {
     type Listing = Users;
     type Filter = UserFilter;
-    const RESOURCE: &'static str = "users";
     const SORTABLE: &'static [(&'static str, UserSort)] = &[
         ("id", UserSort::Id),
         ("email", UserSort::Email),
@@ -94,7 +93,6 @@ impl Listable for User {
         ("updatedAt", UserSort::UpdatedAt),
         ("lastLoginAt", UserSort::LastLoginAt),
     ];
-    const DEFAULT_SORT: UserSort = UserSort::Id;
 
     fn parse(f: UserFilter) -> AppResult<Filter> {
         let (created_at, updated_at) = f.stamps.parse()?;
