@@ -283,75 +283,8 @@ macro_rules! listing {
         $(#[$doc:meta])* $name:ident: $table:ident as $row:ty, $filter:ty, $sort:ty,
         search $search:tt,
         filter |$query:ident, $by:ident| $body:block,
-        sorted $arms:tt,
-        in_index_order |$ids:ident, $field:ident| $ranged:expr $(,)?
-    ) => {
-        pub async fn list(
-            conn: &mut $crate::db::DbConn,
-            filter: &$filter,
-            sort: $crate::db::paging::Sort<$sort>,
-            page: $crate::db::paging::Page,
-        ) -> ::diesel::QueryResult<Vec<$row>> {
-            $crate::db::db_run!(conn: {
-                let $ids = $crate::db::paging::listing!(
-                    @filtered filter, $table, $filter, $search, |$query, $by| $body
-                )
-                .select($table::id);
-                let $field = sort.field;
-                let ids = $crate::db::paging::sorted!($ranged, sort, $arms)
-                    .limit(page.limit)
-                    .offset(page.offset);
-                let rows = $table::table
-                    .into_boxed()
-                    .filter($crate::db::sql::in_page($table::id, ids))
-                    .select(<$row>::as_select());
-                $crate::db::paging::sorted!(rows, sort, $arms).load(conn).await
-            })
-        }
-
-        $crate::db::paging::listing!(
-            @read $(#[$doc])* $name: $table as $row, $filter, $sort,
-            search $search, filter |$query, $by| $body
-        );
-    };
-    (
-        $(#[$doc:meta])* $name:ident: $table:ident as $row:ty, $filter:ty, $sort:ty,
-        search $search:tt,
-        filter |$query:ident, $by:ident| $body:block,
-        sorted $arms:tt $(,)?
-    ) => {
-        pub async fn list(
-            conn: &mut $crate::db::DbConn,
-            filter: &$filter,
-            sort: $crate::db::paging::Sort<$sort>,
-            page: $crate::db::paging::Page,
-        ) -> ::diesel::QueryResult<Vec<$row>> {
-            $crate::db::db_run!(conn: {
-                let query = $crate::db::paging::listing!(
-                    @filtered filter, $table, $filter, $search, |$query, $by| $body
-                );
-                $crate::db::paging::sorted!(query.select(<$row>::as_select()), sort, $arms)
-                    .limit(page.limit)
-                    .offset(page.offset)
-                    .load(conn)
-                    .await
-            })
-        }
-
-        $crate::db::paging::listing!(
-            @read $(#[$doc])* $name: $table as $row, $filter, $sort,
-            search $search, filter |$query, $by| $body
-        );
-    };
-    (@filtered $value:ident, $table:ident, $filter:ty, [$($search:ident),+], |$query:ident, $by:ident| $body:block) => {{
-        let $by: &$filter = $value;
-        let mut $query = $crate::db::paging::matching!($table, $by.matching, [$($search),+]);
-        $body
-        $query
-    }};
-    (
-        @read $(#[$doc:meta])* $name:ident: $table:ident as $row:ty, $filter:ty, $sort:ty,
-        search $search:tt, filter |$query:ident, $by:ident| $body:block
+        sorted $arms:tt
+        $(, in_index_order |$ids:ident, $field:ident| $ranged:expr)? $(,)?
     ) => {
         pub async fn find(
             conn: &mut $crate::db::DbConn,
@@ -373,6 +306,23 @@ macro_rules! listing {
                 .count()
                 .get_result(conn)
                 .await
+            })
+        }
+
+        pub async fn list(
+            conn: &mut $crate::db::DbConn,
+            filter: &$filter,
+            sort: $crate::db::paging::Sort<$sort>,
+            page: $crate::db::paging::Page,
+        ) -> ::diesel::QueryResult<Vec<$row>> {
+            $crate::db::db_run!(conn: {
+                let query = $crate::db::paging::listing!(
+                    @filtered filter, $table, $filter, $search, |$query, $by| $body
+                );
+                $crate::db::paging::listing!(
+                    @page conn, query, sort, page, $table as $row, $arms
+                    $(, |$ids, $field| $ranged)?
+                )
             })
         }
 
@@ -414,6 +364,34 @@ macro_rules! listing {
             }
         }
     };
+    (@filtered $value:ident, $table:ident, $filter:ty, [$($search:ident),+], |$query:ident, $by:ident| $body:block) => {{
+        let $by: &$filter = $value;
+        let mut $query = $crate::db::paging::matching!($table, $by.matching, [$($search),+]);
+        $body
+        $query
+    }};
+    (@page $conn:ident, $query:ident, $sort:ident, $page:ident, $table:ident as $row:ty, $arms:tt) => {
+        $crate::db::paging::sorted!($query.select(<$row>::as_select()), $sort, $arms)
+            .limit($page.limit)
+            .offset($page.offset)
+            .load($conn)
+            .await
+    };
+    (
+        @page $conn:ident, $query:ident, $sort:ident, $page:ident, $table:ident as $row:ty, $arms:tt,
+        |$ids:ident, $field:ident| $ranged:expr
+    ) => {{
+        let $ids = $query.select($table::id);
+        let $field = $sort.field;
+        let ids = $crate::db::paging::sorted!($ranged, $sort, $arms)
+            .limit($page.limit)
+            .offset($page.offset);
+        let rows = $table::table
+            .into_boxed()
+            .filter($crate::db::sql::in_page($table::id, ids))
+            .select(<$row>::as_select());
+        $crate::db::paging::sorted!(rows, $sort, $arms).load($conn).await
+    }};
 }
 
 pub(crate) use listing;
