@@ -196,6 +196,30 @@ pub fn unique_as(error: DieselError, field: &str, message: &str) -> AppError {
     }
 }
 
+/// `value` trimmed, or `BAD_USER_INPUT` on `field` unless that leaves 1 to `max` characters.
+pub fn required_text(field: &str, value: &str, max: usize) -> AppResult<String> {
+    let text = value.trim();
+    if text.is_empty() || text.chars().count() > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("{field} must have 1 to {max} characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// `BAD_USER_INPUT` on `field` naming the first of `ids` missing from `found`, the ids of them
+/// that exist (`no role has id 7`).
+pub fn all_found(field: &str, what: &str, ids: &[i64], found: &[i64]) -> AppResult<()> {
+    match ids.iter().find(|id| !found.contains(id)) {
+        Some(missing) => Err(AppError::bad_input(
+            field,
+            format!("no {what} has id {missing}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,8 @@ use super::repo::AuditLogs;
 use crate::auth::principal::{Require, perm};
 use crate::db::paging::SortOrder;
 use crate::error::AppResult;
-use crate::graphql::list::{either, gid, matching, optional_id, utc, within};
-use crate::graphql::listable::{Listable, list_query};
+use crate::graphql::list::{either, gid, optional_id, time_bounds, utc};
+use crate::graphql::listable::{Listable, list_filter, list_query};
 use crate::graphql::loaders::{load_error, loaders};
 use crate::user::graphql::User;
 
@@ -66,74 +66,82 @@ impl AuditLog {
     }
 }
 
-/// Filter for `allAuditLogs`; all given conditions must hold.
+/// The target and actor conditions again, under the names react-admin's reference lists
+/// give them (`target_id` beside `targetId`); flattened into [`AuditLogFilter`].
 #[derive(InputObject, Debug, Default)]
-#[graphql(name = "AuditLogFilter")]
-pub struct AuditLogFilter {
-    /// Case-insensitive search in action and changes.
-    pub q: Option<String>,
-    pub ids: Option<Vec<ID>>,
-    pub id: Option<ID>,
-    pub action: Option<String>,
-    /// Entries about this kind of record (`user`, `role`).
-    pub target_type: Option<String>,
-    /// Entries about this record.
-    pub target_id: Option<ID>,
-    /// Entries by this user.
-    pub actor_user_id: Option<ID>,
+#[graphql(rename_fields = "snake_case")]
+pub struct ByReference {
     /// Same as `targetType`, under a reference list's name for it.
-    #[graphql(name = "target_type")]
-    pub target_type_ref: Option<String>,
+    pub target_type: Option<String>,
     /// Same as `targetId`, under a reference list's name for it.
-    #[graphql(name = "target_id")]
-    pub target_id_ref: Option<ID>,
+    pub target_id: Option<ID>,
     /// Same as `actorUserId`, under a reference list's name for it (a user's audit trail).
-    #[graphql(name = "actor_user_id")]
-    pub actor_user_id_ref: Option<ID>,
-    pub request_id: Option<String>,
-    #[graphql(name = "at_gte")]
-    pub at_gte: Option<String>,
-    #[graphql(name = "at_lte")]
-    pub at_lte: Option<String>,
+    pub actor_user_id: Option<ID>,
+}
+
+time_bounds!(
+    /// When an entry was recorded.
+    At: "at_gte", "at_lte"
+);
+
+list_filter! {
+    /// Filter for `allAuditLogs`; all given conditions must hold.
+    pub struct AuditLogFilter {
+        /// Case-insensitive search in action and changes.
+        q,
+        pub action: Option<String>,
+        /// Entries about this kind of record (`user`, `role`).
+        pub target_type: Option<String>,
+        /// Entries about this record.
+        pub target_id: Option<ID>,
+        /// Entries by this user.
+        pub actor_user_id: Option<ID>,
+        #[graphql(flatten)]
+        pub by_reference: ByReference,
+        pub request_id: Option<String>,
+        #[graphql(flatten)]
+        pub at: At,
+    }
 }
 
 impl Listable for AuditLog {
     type Listing = AuditLogs;
     type Filter = AuditLogFilter;
-    const RESOURCE: &'static str = "audit_log";
     const SORTABLE: &'static [(&'static str, AuditSort)] = &[
         ("id", AuditSort::Id),
         ("at", AuditSort::At),
         ("action", AuditSort::Action),
     ];
-    const DEFAULT_SORT: AuditSort = AuditSort::Id;
     /// Newest first.
     const DEFAULT_ORDER: SortOrder = SortOrder::Desc;
 
     fn parse(f: AuditLogFilter) -> AppResult<Filter> {
         Ok(Filter {
-            matching: matching(f.q, f.ids.as_deref(), f.id.as_ref())?,
+            matching: f.matching()?,
             action: f.action,
             target_type: either(
                 ["filter.target_type", "filter.targetType"],
-                [f.target_type_ref, f.target_type],
+                [f.by_reference.target_type, f.target_type],
             )?,
             target_id: either(
                 ["filter.target_id", "filter.targetId"],
                 [
-                    optional_id("filter.target_id", f.target_id_ref.as_ref())?,
+                    optional_id("filter.target_id", f.by_reference.target_id.as_ref())?,
                     optional_id("filter.targetId", f.target_id.as_ref())?,
                 ],
             )?,
             actor_user_id: either(
                 ["filter.actor_user_id", "filter.actorUserId"],
                 [
-                    optional_id("filter.actor_user_id", f.actor_user_id_ref.as_ref())?,
+                    optional_id(
+                        "filter.actor_user_id",
+                        f.by_reference.actor_user_id.as_ref(),
+                    )?,
                     optional_id("filter.actorUserId", f.actor_user_id.as_ref())?,
                 ],
             )?,
             request_id: f.request_id,
-            at: within("at", f.at_gte.as_deref(), f.at_lte.as_deref())?,
+            at: f.at.parse()?,
         })
     }
 }

@@ -8,7 +8,7 @@ pub mod repo;
 use serde_json::Value;
 
 use crate::db::{Database, DbConn};
-use crate::request::RequestContext;
+use crate::request::{Actor, RequestContext};
 use model::NewAudit;
 
 /// One entry to record; `changes` holds before/after of the changed fields, never secrets.
@@ -17,6 +17,18 @@ pub struct Entry<'a> {
     pub target_type: Option<&'a str>,
     pub target_id: Option<i64>,
     pub changes: Value,
+}
+
+impl<'a> Entry<'a> {
+    /// An entry about the `target_type` record `id`.
+    pub fn about(target_type: &'a str, id: i64, action: &'a str, changes: Value) -> Self {
+        Entry {
+            action,
+            target_type: Some(target_type),
+            target_id: Some(id),
+            changes,
+        }
+    }
 }
 
 /// Collects before/after values of the fields an update changes, for an entry's `changes`.
@@ -67,6 +79,15 @@ pub async fn record(
         },
     )
     .await
+}
+
+/// Writes `entry` as `actor`'s (inside the caller's transaction).
+pub async fn record_by(
+    conn: &mut DbConn,
+    actor: &Actor<'_>,
+    entry: Entry<'_>,
+) -> diesel::QueryResult<()> {
+    record(conn, actor.request, Some(actor.user_id), entry).await
 }
 
 /// Records an entry on its own primary connection, outside any transaction: for events whose

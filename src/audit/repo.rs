@@ -6,9 +6,9 @@ use diesel_async::RunQueryDsl;
 use super::model::{AuditFilter, AuditRow, AuditSort, NewAudit};
 use crate::db::DbConn;
 use crate::db::db_run;
-use crate::db::paging::{Page, Sort, equal, in_page_order, listing, matching, sorted, within};
+use crate::db::paging::{equal, listing, within};
 use crate::db::schema::audit_log;
-use crate::db::sql::{EARLIEST, in_ids};
+use crate::db::sql::EARLIEST;
 
 pub async fn insert(conn: &mut DbConn, entry: &NewAudit<'_>) -> QueryResult<()> {
     db_run!(conn: {
@@ -16,82 +16,29 @@ pub async fn insert(conn: &mut DbConn, entry: &NewAudit<'_>) -> QueryResult<()> 
     })
 }
 
-macro_rules! filtered {
-    ($filter:expr) => {{
-        let filter: &AuditFilter = $filter;
-        let mut query = audit_log::table.into_boxed();
-        matching!(query, filter.matching, audit_log::id, [audit_log::action, audit_log::changes]);
-        equal!(query,
-            audit_log::action => filter.action.clone(),
-            audit_log::target_type => filter.target_type.clone(),
-            audit_log::target_id => filter.target_id,
-            audit_log::actor_user_id => filter.actor_user_id,
-            audit_log::request_id => filter.request_id.clone(),
-        );
-        within!(query, audit_log::at => filter.at);
-        query
-    }};
-}
-
 listing!(
-    /// The audit log (see [`crate::db::paging::Listing`]).
-    AuditLogs: AuditRow, AuditFilter, AuditSort
-);
-
-/// A page of entries in two steps, like the users list: the page's ids from an index, then
-/// those rows by key. The log only grows, and whole rows at a deep OFFSET made MariaDB scan
-/// and sort the table.
-pub async fn list(
-    conn: &mut DbConn,
-    filter: &AuditFilter,
-    sort: Sort<AuditSort>,
-    page: Page,
-) -> QueryResult<Vec<AuditRow>> {
-    let ids = page_ids(conn, filter, sort, page).await?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    /// The audit log (see [`crate::db::paging::Listing`]). It only grows, so its pages are a
+    /// deferred join like the users list's.
+    AuditLogs: audit_log as AuditRow, AuditFilter, AuditSort,
+    search [action, changes],
+    filter |query, filter| {
+        equal!(query, audit_log:
+            filter.action,
+            filter.target_type,
+            filter.target_id,
+            filter.actor_user_id,
+            filter.request_id,
+        );
+        within!(query, audit_log: filter.at);
+    },
+    sorted {
+        AuditSort::Id => audit_log::id;
+        AuditSort::At => audit_log::at, audit_log::id;
+        AuditSort::Action => audit_log::action, audit_log::id;
+    },
+    in_index_order |ids, field| match field {
+        AuditSort::Id => ids,
+        AuditSort::At => ids.filter(audit_log::at.ge(EARLIEST)),
+        AuditSort::Action => ids.filter(audit_log::action.ge("")),
     }
-    let mut rows = db_run!(conn: {
-        audit_log::table
-            .filter(in_ids(audit_log::id, &ids))
-            .select(AuditRow::as_select())
-            .load(conn)
-            .await
-    })?;
-    in_page_order(&ids, &mut rows, |row| row.id);
-    Ok(rows)
-}
-
-async fn page_ids(
-    conn: &mut DbConn,
-    filter: &AuditFilter,
-    sort: Sort<AuditSort>,
-    page: Page,
-) -> QueryResult<Vec<i64>> {
-    db_run!(conn: {
-        let mut query = filtered!(filter).select(audit_log::id);
-        // A condition every row meets over the sort column, so MariaDB reads its index in
-        // order instead of a full scan and filesort (see user::repo::page_ids).
-        query = match sort.field {
-            AuditSort::Id => query,
-            AuditSort::At => query.filter(audit_log::at.ge(EARLIEST)),
-            AuditSort::Action => query.filter(audit_log::action.ge("")),
-        };
-        query = sorted!(query, sort, {
-            AuditSort::Id => audit_log::id;
-            AuditSort::At => audit_log::at, audit_log::id;
-            AuditSort::Action => audit_log::action, audit_log::id;
-        });
-        query.limit(page.limit).offset(page.offset).load(conn).await
-    })
-}
-
-pub async fn count(conn: &mut DbConn, filter: &AuditFilter) -> QueryResult<i64> {
-    db_run!(conn: { filtered!(filter).count().get_result(conn).await })
-}
-
-pub async fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<AuditRow>> {
-    db_run!(conn: {
-        audit_log::table.find(id).select(AuditRow::as_select()).first(conn).await.optional()
-    })
-}
+);

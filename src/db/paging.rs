@@ -61,6 +61,9 @@ pub trait Listing: Send + Sync + 'static {
     type Filter: std::fmt::Debug + Send + Sync + 'static;
     type Sort: Copy + Send + Sync + 'static;
 
+    /// The table listed, which also names the resource's totals in the count cache.
+    const TABLE: &'static str;
+
     /// The conditions of `filter` every list has.
     fn matching(filter: &Self::Filter) -> &Matching;
 
@@ -94,34 +97,38 @@ pub fn like_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// Puts `rows`, fetched by the ids of a page, back in the page's order.
-pub fn in_page_order<T>(ids: &[i64], rows: &mut [T], id: impl Fn(&T) -> i64) {
-    let position: std::collections::HashMap<i64, usize> =
-        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    rows.sort_by_key(|row| position.get(&id(row)).copied().unwrap_or(usize::MAX));
-}
-
-/// Narrows the boxed query `$query` by a [`Matching`]: `q` over the text columns listed
-/// (case-insensitive, any of them), `ids` on the `$id` column.
+/// A boxed query over `$table` narrowed by a [`Matching`]: `q` over the text columns listed
+/// (case-insensitive, any of them), `ids` on the table's `id`. Every filter starts here.
 macro_rules! matching {
-    ($query:ident, $matching:expr, $id:expr, [$first:expr $(, $more:expr)* $(,)?]) => {
+    ($table:ident, $matching:expr, [$first:ident $(, $more:ident)* $(,)?]) => {{
+        let mut query = $table::table.into_boxed();
         if let Some(pattern) = $matching.pattern() {
             use $crate::db::sql::lower;
-            $query = $query.filter(
-                lower($first)
+            query = query.filter(
+                lower($table::$first)
                     .like(pattern.clone())
                     .escape('\\')
-                    $(.or(lower($more).like(pattern.clone()).escape('\\')))*,
+                    $(.or(lower($table::$more).like(pattern.clone()).escape('\\')))*,
             );
         }
         if let Some(ids) = &$matching.ids {
-            $query = $query.filter($crate::db::sql::in_ids($id, ids));
+            query = query.filter($crate::db::sql::in_ids($table::id, ids));
         }
-    };
+        query
+    }};
 }
 
-/// Narrows the boxed query `$query` to rows whose `$column` equals each given value.
+/// Narrows the boxed query `$query` to rows whose `$column` equals each given value; in the
+/// form `equal!(query, roles: filter.name, ...)`, to rows whose column of `$table` equals
+/// each given filter field of the same name.
 macro_rules! equal {
+    ($query:ident, $table:ident: $($filter:ident.$field:ident),+ $(,)?) => {
+        $(
+            if let Some(value) = &$filter.$field {
+                $query = $query.filter($table::$field.eq(value));
+            }
+        )+
+    };
     ($query:ident, $($column:expr => $value:expr),+ $(,)?) => {
         $(
             if let Some(value) = $value {
@@ -148,15 +155,16 @@ macro_rules! linked_to {
     };
 }
 
-/// Narrows the boxed query `$query` to rows whose time `$column` lies [`Within`] the bounds.
+/// Narrows the boxed query `$query` to rows whose time columns of `$table` lie [`Within`]
+/// the bounds of the filter fields of the same names.
 macro_rules! within {
-    ($query:ident, $($column:expr => $within:expr),+ $(,)?) => {
+    ($query:ident, $table:ident: $($filter:ident.$field:ident),+ $(,)?) => {
         $(
-            if let Some(at) = $within.gte {
-                $query = $query.filter($column.ge(at));
+            if let Some(at) = $filter.$field.gte {
+                $query = $query.filter($table::$field.ge(at));
             }
-            if let Some(at) = $within.lte {
-                $query = $query.filter($column.le(at));
+            if let Some(at) = $filter.$field.lte {
+                $query = $query.filter($table::$field.le(at));
             }
         )+
     };
@@ -213,11 +221,111 @@ macro_rules! existing {
 
 pub(crate) use {equal, existing, linked, linked_to, matching, sorted, within};
 
-/// Implements [`Listing`] for the marker type `$name` with the repository's own `find`,
-/// `list` and `count` functions (in scope where this is written); `$filter` has a
-/// `matching` field.
+/// The `$other` ids the link table `$link` pairs with `$value` in its `$by` column, in order:
+/// a user's roles, a role's permissions.
+macro_rules! link_ids {
+    ($conn:ident, $link:ident.$by:ident = $value:expr => $other:ident) => {
+        $crate::db::db_run!($conn: {
+            $link::table
+                .filter($link::$by.eq($value))
+                .select($link::$other)
+                .order($link::$other)
+                .load($conn)
+                .await
+        })
+    };
+}
+
+/// Replaces the rows of the link table `$link` that pair `$value` (in its `$by` column) with
+/// one row for each id of `$ids` (in its `$other` column).
+macro_rules! set_links {
+    ($conn:ident, $link:ident.$by:ident = $value:expr => $other:ident = $ids:expr) => {{
+        $crate::db::db_run!($conn: {
+            ::diesel::delete($link::table.filter($link::$by.eq($value)))
+                .execute($conn)
+                .await
+        })?;
+        let rows: Vec<_> = $ids
+            .iter()
+            .map(|id| ($link::$by.eq($value), $link::$other.eq(*id)))
+            .collect();
+        $crate::db::insert_all!($conn, $link::table, rows)
+    }};
+}
+
+pub(crate) use {link_ids, set_links};
+
+/// The ids of a link set as [`set_links!`] stores them and the audit log shows them: sorted,
+/// each once.
+pub fn id_set(mut ids: Vec<i64>) -> Vec<i64> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Writes the read side of a listed resource, and implements [`Listing`] for the marker type
+/// `$name` with it: `find` (the `$row` of `$table` with an id), `count` and `list`.
+///
+/// Both start from one filtered query: `$table` narrowed by the filter's [`Matching`] (`q`
+/// over the `search` columns), then by the `filter` body, which narrows `$query` by the
+/// conditions of `$filter` (both names are the caller's); it is written out in each backend's
+/// arm of `db_run!`, where each gets its own concrete type. `list` orders it by the `sorted`
+/// arms (as [`sorted!`] takes them).
+///
+/// A plain `list` selects whole rows with `LIMIT`/`OFFSET`. With `in_index_order`, it is a
+/// deferred join (see [`crate::db::sql::in_page`]), one statement: the page's ids come from
+/// the sort column's index alone, narrowed by the condition `in_index_order` gives for the
+/// sort field (one every row meets, so that MariaDB reads the index in order), then the rows
+/// by primary key. Whole rows at a deep OFFSET made MariaDB scan and sort the table (the
+/// benchmark's deep pages; bench/README.md).
 macro_rules! listing {
-    ($(#[$doc:meta])* $name:ident: $row:ty, $filter:ty, $sort:ty) => {
+    (
+        $(#[$doc:meta])* $name:ident: $table:ident as $row:ty, $filter:ty, $sort:ty,
+        search $search:tt,
+        filter |$query:ident, $by:ident| $body:block,
+        sorted $arms:tt
+        $(, in_index_order |$ids:ident, $field:ident| $ranged:expr)? $(,)?
+    ) => {
+        pub async fn find(
+            conn: &mut $crate::db::DbConn,
+            id: i64,
+        ) -> ::diesel::QueryResult<Option<$row>> {
+            $crate::db::db_run!(conn: {
+                $table::table.find(id).select(<$row>::as_select()).first(conn).await.optional()
+            })
+        }
+
+        pub async fn count(
+            conn: &mut $crate::db::DbConn,
+            filter: &$filter,
+        ) -> ::diesel::QueryResult<i64> {
+            $crate::db::db_run!(conn: {
+                $crate::db::paging::listing!(
+                    @filtered filter, $table, $filter, $search, |$query, $by| $body
+                )
+                .count()
+                .get_result(conn)
+                .await
+            })
+        }
+
+        pub async fn list(
+            conn: &mut $crate::db::DbConn,
+            filter: &$filter,
+            sort: $crate::db::paging::Sort<$sort>,
+            page: $crate::db::paging::Page,
+        ) -> ::diesel::QueryResult<Vec<$row>> {
+            $crate::db::db_run!(conn: {
+                let query = $crate::db::paging::listing!(
+                    @filtered filter, $table, $filter, $search, |$query, $by| $body
+                );
+                $crate::db::paging::listing!(
+                    @page conn, query, sort, page, $table as $row, $arms
+                    $(, |$ids, $field| $ranged)?
+                )
+            })
+        }
+
         $(#[$doc])*
         pub struct $name;
 
@@ -225,6 +333,8 @@ macro_rules! listing {
             type Row = $row;
             type Filter = $filter;
             type Sort = $sort;
+
+            const TABLE: &'static str = stringify!($table);
 
             fn matching(filter: &$filter) -> &$crate::db::paging::Matching {
                 &filter.matching
@@ -254,6 +364,34 @@ macro_rules! listing {
             }
         }
     };
+    (@filtered $value:ident, $table:ident, $filter:ty, [$($search:ident),+], |$query:ident, $by:ident| $body:block) => {{
+        let $by: &$filter = $value;
+        let mut $query = $crate::db::paging::matching!($table, $by.matching, [$($search),+]);
+        $body
+        $query
+    }};
+    (@page $conn:ident, $query:ident, $sort:ident, $page:ident, $table:ident as $row:ty, $arms:tt) => {
+        $crate::db::paging::sorted!($query.select(<$row>::as_select()), $sort, $arms)
+            .limit($page.limit)
+            .offset($page.offset)
+            .load($conn)
+            .await
+    };
+    (
+        @page $conn:ident, $query:ident, $sort:ident, $page:ident, $table:ident as $row:ty, $arms:tt,
+        |$ids:ident, $field:ident| $ranged:expr
+    ) => {{
+        let $ids = $query.select($table::id);
+        let $field = $sort.field;
+        let ids = $crate::db::paging::sorted!($ranged, $sort, $arms)
+            .limit($page.limit)
+            .offset($page.offset);
+        let rows = $table::table
+            .into_boxed()
+            .filter($crate::db::sql::in_page($table::id, ids))
+            .select(<$row>::as_select());
+        $crate::db::paging::sorted!(rows, $sort, $arms).load($conn).await
+    }};
 }
 
 pub(crate) use listing;

@@ -2,6 +2,7 @@
 //! convention): zero-based `page`, `perPage`, `sortField` from an allow-list, `sortOrder`.
 
 use async_graphql::{ID, InputObject, SimpleObject};
+use chrono::NaiveDateTime;
 
 use crate::db::paging::{Matching, Page, Sort, SortOrder, Within};
 use crate::error::{AppError, AppResult};
@@ -116,7 +117,7 @@ pub fn parse_ids(field: &str, ids: &[ID]) -> AppResult<Vec<i64>> {
 /// Parses a date filter bound: RFC 3339 (`2026-11-23T10:00:00Z`) or a plain date
 /// (`2026-11-23`, as react-admin's date inputs send), which means the start of that day for
 /// `_gte` and its end for `_lte`.
-pub fn parse_date(field: &str, raw: &str, end_of_day: bool) -> AppResult<chrono::NaiveDateTime> {
+pub fn parse_date(field: &str, raw: &str, end_of_day: bool) -> AppResult<NaiveDateTime> {
     use chrono::{DateTime, NaiveDate, NaiveTime};
     let raw = raw.trim();
     if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
@@ -136,46 +137,62 @@ pub fn parse_date(field: &str, raw: &str, end_of_day: bool) -> AppResult<chrono:
     ))
 }
 
-/// Parses an optional `<field>_gte` / `<field>_lte` pair.
-pub fn within(field: &str, gte: Option<&str>, lte: Option<&str>) -> AppResult<Within> {
-    Ok(Within {
-        gte: gte
-            .map(|v| parse_date(&format!("filter.{field}_gte"), v, false))
-            .transpose()?,
-        lte: lte
-            .map(|v| parse_date(&format!("filter.{field}_lte"), v, true))
-            .transpose()?,
-    })
+/// Parses an optional filter bound named `name` (`createdAt_gte`).
+pub fn bound(name: &str, raw: Option<&str>, end_of_day: bool) -> AppResult<Option<NaiveDateTime>> {
+    raw.map(|v| parse_date(&format!("filter.{name}"), v, end_of_day))
+        .transpose()
 }
 
-/// Bounds on when a record was created and last changed, flattened into a filter. Dates take
-/// `2026-11-23` or RFC 3339.
+/// Declares `$name`, the inclusive bounds on one time column that a filter takes as `$gte`
+/// and `$lte` (each a date, `2026-11-23`, or RFC 3339), for the filter to flatten; `parse`
+/// checks them into a [`Within`].
+macro_rules! time_bounds {
+    ($(#[$doc:meta])* $name:ident: $gte:tt, $lte:tt) => {
+        $(#[$doc])*
+        #[derive(::async_graphql::InputObject, Debug, Default)]
+        pub struct $name {
+            #[graphql(name = $gte)]
+            pub gte: Option<String>,
+            #[graphql(name = $lte)]
+            pub lte: Option<String>,
+        }
+
+        impl $name {
+            pub fn parse(&self) -> $crate::error::AppResult<$crate::db::paging::Within> {
+                use $crate::graphql::list::bound;
+                Ok($crate::db::paging::Within {
+                    gte: bound($gte, self.gte.as_deref(), false)?,
+                    lte: bound($lte, self.lte.as_deref(), true)?,
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use time_bounds;
+
+time_bounds!(
+    /// When a record was created.
+    CreatedAt: "createdAt_gte", "createdAt_lte"
+);
+time_bounds!(
+    /// When a record last changed.
+    UpdatedAt: "updatedAt_gte", "updatedAt_lte"
+);
+
+/// Bounds on when a record was created and last changed, flattened into a filter.
 #[derive(InputObject, Debug, Default)]
 pub struct Stamps {
-    #[graphql(name = "createdAt_gte")]
-    pub created_at_gte: Option<String>,
-    #[graphql(name = "createdAt_lte")]
-    pub created_at_lte: Option<String>,
-    #[graphql(name = "updatedAt_gte")]
-    pub updated_at_gte: Option<String>,
-    #[graphql(name = "updatedAt_lte")]
-    pub updated_at_lte: Option<String>,
+    #[graphql(flatten)]
+    pub created_at: CreatedAt,
+    #[graphql(flatten)]
+    pub updated_at: UpdatedAt,
 }
 
 impl Stamps {
     /// The `createdAt` and `updatedAt` bounds.
     pub fn parse(&self) -> AppResult<(Within, Within)> {
-        let created = within(
-            "createdAt",
-            self.created_at_gte.as_deref(),
-            self.created_at_lte.as_deref(),
-        )?;
-        let updated = within(
-            "updatedAt",
-            self.updated_at_gte.as_deref(),
-            self.updated_at_lte.as_deref(),
-        )?;
-        Ok((created, updated))
+        Ok((self.created_at.parse()?, self.updated_at.parse()?))
     }
 }
 

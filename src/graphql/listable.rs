@@ -25,11 +25,10 @@ pub trait Listable:
     /// The `filter` argument of `allXs` / `_allXsMeta`.
     type Filter: InputType + Default + Send + Sync;
 
-    /// Names the resource in the list-total cache.
-    const RESOURCE: &'static str;
     /// `sortField` values (GraphQL names) and the sort each one means.
     const SORTABLE: &'static [(&'static str, <Self::Listing as Listing>::Sort)];
-    const DEFAULT_SORT: <Self::Listing as Listing>::Sort;
+    /// The sort when the client names no sort field: the first of [`Listable::SORTABLE`].
+    const DEFAULT_SORT: <Self::Listing as Listing>::Sort = Self::SORTABLE[0].1;
     /// The order when the client names no sort field.
     const DEFAULT_ORDER: SortOrder = SortOrder::Asc;
 
@@ -94,7 +93,7 @@ pub async fn meta<L: Listable>(
 ) -> AppResult<ListMetadata> {
     let filter = L::parse(filter.unwrap_or_default())?;
     let filter = &filter;
-    let count = count(ctx, L::RESOURCE, filter, |c| {
+    let count = count(ctx, L::Listing::TABLE, filter, |c| {
         L::Listing::count(c, filter).scope_boxed()
     })
     .await?;
@@ -163,3 +162,40 @@ macro_rules! list_query {
 }
 
 pub(crate) use list_query;
+
+/// Declares a resource's `filter` input: `q` (described by the doc comment before it), `ids`
+/// and `id`, which every list filter takes, then the resource's own fields; its `matching`
+/// checks the first three.
+macro_rules! list_filter {
+    (
+        $(#[$doc:meta])*
+        pub struct $name:ident {
+            $(#[doc = $q_doc:literal])*
+            q,
+            $($fields:tt)*
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(::async_graphql::InputObject, Debug, Default)]
+        pub struct $name {
+            $(#[doc = $q_doc])*
+            pub q: Option<String>,
+            pub ids: Option<Vec<::async_graphql::ID>>,
+            pub id: Option<::async_graphql::ID>,
+            $($fields)*
+        }
+
+        impl $name {
+            /// `q`, `ids` and `id`, checked.
+            pub fn matching(&self) -> $crate::error::AppResult<$crate::db::paging::Matching> {
+                $crate::graphql::list::matching(
+                    self.q.clone(),
+                    self.ids.as_deref(),
+                    self.id.as_ref(),
+                )
+            }
+        }
+    };
+}
+
+pub(crate) use list_filter;

@@ -83,6 +83,48 @@ macro_rules! grouped_loader {
 }
 pub(crate) use grouped_loader;
 
+/// Declares `$type`'s relation fields (its `#[ComplexObject]`): each the rows the request's
+/// `$loader` relates to the object's `row_id`, as the schema's `$item`, and where an `ids`
+/// name follows, a field beside it with only their ids (what react-admin's reference inputs
+/// read), under the same guard.
+macro_rules! relations {
+    ($type:ident {
+        $(
+            $(#[doc = $doc:literal])*
+            $field:ident: $item:ty = $loader:ident, guard $guard:tt
+            $(, $(#[doc = $ids_doc:literal])* ids $ids:ident)?;
+        )+
+    }) => {
+        #[::async_graphql::ComplexObject]
+        impl $type {
+            $(
+                $(#[doc = $doc])*
+                #[graphql(guard = $guard)]
+                async fn $field(
+                    &self,
+                    ctx: &::async_graphql::Context<'_>,
+                ) -> ::async_graphql::Result<Vec<$item>> {
+                    $crate::graphql::loaders::loaders(ctx).$loader.related(self.row_id).await
+                }
+
+                $(
+                    $(#[doc = $ids_doc])*
+                    #[graphql(guard = $guard)]
+                    async fn $ids(
+                        &self,
+                        ctx: &::async_graphql::Context<'_>,
+                    ) -> ::async_graphql::Result<Vec<::async_graphql::ID>> {
+                        let loader = &$crate::graphql::loaders::loaders(ctx).$loader;
+                        loader.related_ids(self.row_id, |row| row.id).await
+                    }
+                )?
+            )+
+        }
+    };
+}
+
+pub(crate) use relations;
+
 pub struct Loaders {
     pub user_by_id: Batcher<UserById>,
     pub users_by_role: Batcher<UsersByRole>,

@@ -1,13 +1,13 @@
 //! `Permission`, `allPermissions`, `_allPermissionsMeta`.
 
-use async_graphql::{ID, InputObject, SimpleObject};
+use async_graphql::{ID, SimpleObject};
 
 use super::model::{PermissionFilter as Filter, PermissionRow, PermissionSort};
 use super::repo::Permissions;
 use crate::auth::principal::{Require, perm};
 use crate::error::AppResult;
-use crate::graphql::list::{gid, matching, optional_id};
-use crate::graphql::listable::{Listable, list_query};
+use crate::graphql::list::{gid, optional_id};
+use crate::graphql::listable::{Listable, list_filter, list_query};
 
 /// A permission code such as `user:read`, granted to users through roles.
 #[derive(SimpleObject, Debug, Clone)]
@@ -29,30 +29,27 @@ impl From<PermissionRow> for Permission {
     }
 }
 
-/// Filter for `allPermissions`; all given conditions must hold.
-#[derive(InputObject, Debug, Default)]
-pub struct PermissionFilter {
-    /// Case-insensitive search in code and description.
-    pub q: Option<String>,
-    pub ids: Option<Vec<ID>>,
-    pub id: Option<ID>,
-    pub code: Option<String>,
-    /// Only permissions granted by this role.
-    #[graphql(name = "role_id")]
-    pub role_id: Option<ID>,
+list_filter! {
+    /// Filter for `allPermissions`; all given conditions must hold.
+    pub struct PermissionFilter {
+        /// Case-insensitive search in code and description.
+        q,
+        pub code: Option<String>,
+        /// Only permissions granted by this role.
+        #[graphql(name = "role_id")]
+        pub role_id: Option<ID>,
+    }
 }
 
 impl Listable for Permission {
     type Listing = Permissions;
     type Filter = PermissionFilter;
-    const RESOURCE: &'static str = "permissions";
     const SORTABLE: &'static [(&'static str, PermissionSort)] =
         &[("id", PermissionSort::Id), ("code", PermissionSort::Code)];
-    const DEFAULT_SORT: PermissionSort = PermissionSort::Id;
 
     fn parse(f: PermissionFilter) -> AppResult<Filter> {
         Ok(Filter {
-            matching: matching(f.q, f.ids.as_deref(), f.id.as_ref())?,
+            matching: f.matching()?,
             code: f.code,
             role_id: optional_id("filter.role_id", f.role_id.as_ref())?,
         })

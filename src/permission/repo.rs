@@ -6,58 +6,23 @@ use diesel_async::RunQueryDsl;
 use super::model::{PermissionFilter, PermissionRow, PermissionSort};
 use crate::db::DbConn;
 use crate::db::db_run;
-use crate::db::paging::{
-    Page, Sort, equal, existing, linked, linked_to, listing, matching, sorted,
-};
+use crate::db::paging::{equal, existing, linked, linked_to, listing};
 use crate::db::schema::{permissions, role_permissions};
 use crate::db::sql::in_ids;
 
-/// The boxed, filtered query; a macro so each backend arm gets its own concrete type.
-macro_rules! filtered {
-    ($filter:expr) => {{
-        let filter: &PermissionFilter = $filter;
-        let mut query = permissions::table.into_boxed();
-        matching!(query, filter.matching, permissions::id, [permissions::code, permissions::description]);
-        equal!(query, permissions::code => filter.code.clone());
-        linked_to!(query, permissions::id, role_permissions.role_id = filter.role_id => permission_id);
-        query
-    }};
-}
-
 listing!(
     /// The permission catalogue (see [`crate::db::paging::Listing`]).
-    Permissions: PermissionRow, PermissionFilter, PermissionSort
+    Permissions: permissions as PermissionRow, PermissionFilter, PermissionSort,
+    search [code, description],
+    filter |query, filter| {
+        equal!(query, permissions: filter.code);
+        linked_to!(query, permissions::id, role_permissions.role_id = filter.role_id => permission_id);
+    },
+    sorted {
+        PermissionSort::Id => permissions::id;
+        PermissionSort::Code => permissions::code, permissions::id;
+    }
 );
-
-pub async fn list(
-    conn: &mut DbConn,
-    filter: &PermissionFilter,
-    sort: Sort<PermissionSort>,
-    page: Page,
-) -> QueryResult<Vec<PermissionRow>> {
-    db_run!(conn: {
-        let query = sorted!(filtered!(filter).select(PermissionRow::as_select()), sort, {
-            PermissionSort::Id => permissions::id;
-            PermissionSort::Code => permissions::code, permissions::id;
-        });
-        query.limit(page.limit).offset(page.offset).load(conn).await
-    })
-}
-
-pub async fn count(conn: &mut DbConn, filter: &PermissionFilter) -> QueryResult<i64> {
-    db_run!(conn: { filtered!(filter).count().get_result(conn).await })
-}
-
-pub async fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<PermissionRow>> {
-    db_run!(conn: {
-        permissions::table
-            .find(id)
-            .select(PermissionRow::as_select())
-            .first(conn)
-            .await
-            .optional()
-    })
-}
 
 /// Effective permissions of each user (through their roles), as `(user_id, permission)`.
 pub async fn by_users(

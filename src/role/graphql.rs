@@ -1,6 +1,6 @@
 //! `Role`, `allRoles`, `_allRolesMeta`, and the role mutations.
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::model::{RoleFilter as Filter, RoleRow, RoleSort};
@@ -9,9 +9,9 @@ use super::service::{self, RoleInput};
 use crate::auth::principal::{Require, perm};
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::{actor, conn};
-use crate::graphql::list::{self, Stamps, gid, matching, optional_id, parse_id, utc};
-use crate::graphql::listable::{Listable, list_query};
-use crate::graphql::loaders::loaders;
+use crate::graphql::list::{self, Stamps, gid, optional_id, parse_id, utc};
+use crate::graphql::listable::{Listable, list_filter, list_query};
+use crate::graphql::loaders::relations;
 use crate::permission::graphql::Permission;
 use crate::user::graphql::User;
 
@@ -42,63 +42,47 @@ impl From<RoleRow> for Role {
     }
 }
 
-#[ComplexObject]
-impl Role {
+relations!(Role {
     /// Permissions the role grants.
-    #[graphql(guard = "Require(perm::PERMISSION_READ)")]
-    async fn permissions(&self, ctx: &Context<'_>) -> Result<Vec<Permission>> {
-        loaders(ctx).permissions_by_role.related(self.row_id).await
-    }
-
-    /// Ids of the permissions the role grants (for react-admin reference inputs).
-    #[graphql(guard = "Require(perm::PERMISSION_READ)")]
-    async fn permissions_ids(&self, ctx: &Context<'_>) -> Result<Vec<ID>> {
-        let loader = &loaders(ctx).permissions_by_role;
-        loader.related_ids(self.row_id, |p| p.id).await
-    }
-
+    permissions: Permission = permissions_by_role, guard "Require(perm::PERMISSION_READ)",
+        /// Ids of the permissions the role grants (for react-admin reference inputs).
+        ids permissions_ids;
     /// Users holding the role.
-    #[graphql(guard = "Require(perm::USER_READ)")]
-    async fn users(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        loaders(ctx).users_by_role.related(self.row_id).await
-    }
-}
+    users: User = users_by_role, guard "Require(perm::USER_READ)";
+});
 
-/// Filter for `allRoles`; all given conditions must hold. Dates take `2026-11-23` or RFC 3339.
-#[derive(InputObject, Debug, Default)]
-pub struct RoleFilter {
-    /// Case-insensitive search in name and description.
-    pub q: Option<String>,
-    pub ids: Option<Vec<ID>>,
-    pub id: Option<ID>,
-    pub name: Option<String>,
-    pub description: Option<String>,
-    /// Roles granting this permission.
-    #[graphql(name = "permission_id")]
-    pub permission_id: Option<ID>,
-    /// Roles held by this user.
-    #[graphql(name = "user_id")]
-    pub user_id: Option<ID>,
-    #[graphql(flatten)]
-    pub stamps: Stamps,
+list_filter! {
+    /// Filter for `allRoles`; all given conditions must hold. Dates take `2026-11-23` or RFC 3339.
+    pub struct RoleFilter {
+        /// Case-insensitive search in name and description.
+        q,
+        pub name: Option<String>,
+        pub description: Option<String>,
+        /// Roles granting this permission.
+        #[graphql(name = "permission_id")]
+        pub permission_id: Option<ID>,
+        /// Roles held by this user.
+        #[graphql(name = "user_id")]
+        pub user_id: Option<ID>,
+        #[graphql(flatten)]
+        pub stamps: Stamps,
+    }
 }
 
 impl Listable for Role {
     type Listing = Roles;
     type Filter = RoleFilter;
-    const RESOURCE: &'static str = "roles";
     const SORTABLE: &'static [(&'static str, RoleSort)] = &[
         ("id", RoleSort::Id),
         ("name", RoleSort::Name),
         ("createdAt", RoleSort::CreatedAt),
         ("updatedAt", RoleSort::UpdatedAt),
     ];
-    const DEFAULT_SORT: RoleSort = RoleSort::Id;
 
     fn parse(f: RoleFilter) -> AppResult<Filter> {
         let (created_at, updated_at) = f.stamps.parse()?;
         Ok(Filter {
-            matching: matching(f.q, f.ids.as_deref(), f.id.as_ref())?,
+            matching: f.matching()?,
             name: f.name,
             description: f.description,
             permission_id: optional_id("filter.permission_id", f.permission_id.as_ref())?,

@@ -8,7 +8,8 @@ use super::{admin, repo};
 use crate::audit::{self, Diff, Entry};
 use crate::clock::now;
 use crate::db::DbConn;
-use crate::error::{AppError, AppResult, unique_as};
+use crate::db::paging::id_set;
+use crate::error::{AppError, AppResult, all_found, required_text, unique_as};
 use crate::permission;
 use crate::request::Actor;
 
@@ -21,14 +22,7 @@ pub struct RoleInput {
 }
 
 fn check_name(name: &str) -> AppResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::bad_input(
-            "name",
-            "name must have 1 to 100 characters",
-        ));
-    }
-    Ok(name.to_owned())
+    required_text("name", name, 100)
 }
 
 fn check_description(description: &str) -> AppResult<String> {
@@ -43,27 +37,13 @@ fn check_description(description: &str) -> AppResult<String> {
 
 async fn check_permission_ids(conn: &mut DbConn, ids: &[i64]) -> AppResult<()> {
     let found = permission::repo::existing_ids(conn, ids).await?;
-    if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
-        return Err(AppError::bad_input(
-            "permissionsIds",
-            format!("no permission has id {missing}"),
-        ));
-    }
-    Ok(())
-}
-
-fn normalized(ids: Option<Vec<i64>>) -> Option<Vec<i64>> {
-    ids.map(|mut ids| {
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    })
+    all_found("permissionsIds", "permission", ids, &found)
 }
 
 pub async fn create(conn: &mut DbConn, actor: &Actor<'_>, input: RoleInput) -> AppResult<RoleRow> {
     let name = check_name(input.name.as_deref().unwrap_or_default())?;
     let description = check_description(input.description.as_deref().unwrap_or_default())?;
-    let permission_ids = normalized(input.permission_ids).unwrap_or_default();
+    let permission_ids = id_set(input.permission_ids.unwrap_or_default());
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             check_permission_ids(conn, &permission_ids).await?;
@@ -80,9 +60,13 @@ pub async fn create(conn: &mut DbConn, actor: &Actor<'_>, input: RoleInput) -> A
             .await
             .map_err(|e| unique_as(e, "name", NAME_TAKEN))?;
             repo::set_permissions(conn, role.id, &permission_ids).await?;
-            let after = json!({ "name": name, "description": description, "permissionsIds": permission_ids });
-            audit::record(conn, actor.request, Some(actor.user_id), entry("role.create", role.id, json!({ "after": after })))
-                .await?;
+            let after = json!({ "after": snapshot(&role, &permission_ids) });
+            audit::record_by(
+                conn,
+                actor,
+                Entry::about("role", role.id, "role.create", after),
+            )
+            .await?;
             Ok(role)
         }
         .scope_boxed()
@@ -102,7 +86,7 @@ pub async fn update(
         .as_deref()
         .map(check_description)
         .transpose()?;
-    let permission_ids = normalized(input.permission_ids);
+    let permission_ids = input.permission_ids.map(id_set);
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
             let before = repo::find(conn, id).await?.ok_or_else(|| not_found(id))?;
@@ -142,11 +126,10 @@ pub async fn update(
             .await
             .map_err(|e| unique_as(e, "name", NAME_TAKEN))?;
             admin::keep_an_admin(conn, admins_before, "name").await?;
-            audit::record(
+            audit::record_by(
                 conn,
-                actor.request,
-                Some(actor.user_id),
-                entry("role.update", id, diff.into_changes()),
+                actor,
+                Entry::about("role", id, "role.update", diff.into_changes()),
             )
             .await?;
             repo::find(conn, id).await?.ok_or_else(|| not_found(id))
@@ -164,9 +147,8 @@ pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<
             let permission_ids = repo::permission_ids(conn, id).await?;
             repo::delete(conn, id).await?;
             admin::keep_an_admin(conn, admins_before, "id").await?;
-            let before = json!({ "name": role.name, "description": role.description, "permissionsIds": permission_ids });
-            audit::record(conn, actor.request, Some(actor.user_id), entry("role.delete", id, json!({ "before": before })))
-                .await?;
+            let before = json!({ "before": snapshot(&role, &permission_ids) });
+            audit::record_by(conn, actor, Entry::about("role", id, "role.delete", before)).await?;
             Ok(role)
         }
         .scope_boxed()
@@ -174,15 +156,11 @@ pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<
     .await
 }
 
-fn not_found(id: i64) -> AppError {
-    AppError::NotFound(format!("no role has id {id}"))
+/// A role as the audit log shows it created or deleted.
+fn snapshot(role: &RoleRow, permission_ids: &[i64]) -> Value {
+    json!({ "name": role.name, "description": role.description, "permissionsIds": permission_ids })
 }
 
-fn entry(action: &'static str, id: i64, changes: Value) -> Entry<'static> {
-    Entry {
-        action,
-        target_type: Some("role"),
-        target_id: Some(id),
-        changes,
-    }
+fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("no role has id {id}"))
 }

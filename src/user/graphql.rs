@@ -1,6 +1,6 @@
 //! `User`, `allUsers`, `_allUsersMeta`, `me`, and the user mutations.
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use scoped_futures::ScopedFutureExt;
 
@@ -11,9 +11,9 @@ use crate::auth::principal::{Require, SignedIn, perm, principal};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::graphql::context::{actor, conn, kept_primary, read};
-use crate::graphql::list::{self, Stamps, gid, matching, optional_id, parse_id, utc, within};
-use crate::graphql::listable::{Listable, list_query};
-use crate::graphql::loaders::loaders;
+use crate::graphql::list::{self, Stamps, gid, optional_id, parse_id, time_bounds, utc};
+use crate::graphql::listable::{Listable, list_filter, list_query};
+use crate::graphql::loaders::relations;
 use crate::permission::graphql::Permission;
 use crate::role::graphql::Role;
 
@@ -49,53 +49,41 @@ impl From<UserRow> for User {
     }
 }
 
-#[ComplexObject]
-impl User {
+relations!(User {
     /// Roles held by the user.
-    #[graphql(guard = "Require(perm::ROLE_READ)")]
-    async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>> {
-        loaders(ctx).roles_by_user.related(self.row_id).await
-    }
-
-    /// Ids of the roles held by the user (for react-admin reference inputs).
-    #[graphql(guard = "Require(perm::ROLE_READ)")]
-    async fn roles_ids(&self, ctx: &Context<'_>) -> Result<Vec<ID>> {
-        let loader = &loaders(ctx).roles_by_user;
-        loader.related_ids(self.row_id, |r| r.id).await
-    }
-
+    roles: Role = roles_by_user, guard "Require(perm::ROLE_READ)",
+        /// Ids of the roles held by the user (for react-admin reference inputs).
+        ids roles_ids;
     /// Effective permissions, granted through the user's roles.
-    #[graphql(guard = "Require(perm::PERMISSION_READ)")]
-    async fn permissions(&self, ctx: &Context<'_>) -> Result<Vec<Permission>> {
-        loaders(ctx).permissions_by_user.related(self.row_id).await
-    }
-}
+    permissions: Permission = permissions_by_user, guard "Require(perm::PERMISSION_READ)";
+});
 
-/// Filter for `allUsers`; all given conditions must hold. Dates take `2026-11-23` or RFC 3339.
-#[derive(InputObject, Debug, Default)]
-pub struct UserFilter {
-    /// Case-insensitive search in email and name.
-    pub q: Option<String>,
-    pub ids: Option<Vec<ID>>,
-    pub id: Option<ID>,
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub active: Option<bool>,
-    /// Users holding this role.
-    #[graphql(name = "role_id")]
-    pub role_id: Option<ID>,
-    #[graphql(flatten)]
-    pub stamps: Stamps,
-    #[graphql(name = "lastLoginAt_gte")]
-    pub last_login_at_gte: Option<String>,
-    #[graphql(name = "lastLoginAt_lte")]
-    pub last_login_at_lte: Option<String>,
+time_bounds!(
+    /// When a user last signed in.
+    LastLoginAt: "lastLoginAt_gte", "lastLoginAt_lte"
+);
+
+list_filter! {
+    /// Filter for `allUsers`; all given conditions must hold. Dates take `2026-11-23` or RFC 3339.
+    pub struct UserFilter {
+        /// Case-insensitive search in email and name.
+        q,
+        pub email: Option<String>,
+        pub name: Option<String>,
+        pub active: Option<bool>,
+        /// Users holding this role.
+        #[graphql(name = "role_id")]
+        pub role_id: Option<ID>,
+        #[graphql(flatten)]
+        pub stamps: Stamps,
+        #[graphql(flatten)]
+        pub last_login_at: LastLoginAt,
+    }
 }
 
 impl Listable for User {
     type Listing = Users;
     type Filter = UserFilter;
-    const RESOURCE: &'static str = "users";
     const SORTABLE: &'static [(&'static str, UserSort)] = &[
         ("id", UserSort::Id),
         ("email", UserSort::Email),
@@ -105,24 +93,18 @@ impl Listable for User {
         ("updatedAt", UserSort::UpdatedAt),
         ("lastLoginAt", UserSort::LastLoginAt),
     ];
-    const DEFAULT_SORT: UserSort = UserSort::Id;
 
     fn parse(f: UserFilter) -> AppResult<Filter> {
         let (created_at, updated_at) = f.stamps.parse()?;
-        let last_login_at = within(
-            "lastLoginAt",
-            f.last_login_at_gte.as_deref(),
-            f.last_login_at_lte.as_deref(),
-        )?;
         Ok(Filter {
-            matching: matching(f.q, f.ids.as_deref(), f.id.as_ref())?,
+            matching: f.matching()?,
             email: f.email,
             name: f.name,
             active: f.active,
             role_id: optional_id("filter.role_id", f.role_id.as_ref())?,
             created_at,
             updated_at,
-            last_login_at,
+            last_login_at: f.last_login_at.parse()?,
         })
     }
 }

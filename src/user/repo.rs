@@ -5,10 +5,10 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{NewUser, UserChanges, UserFilter, UserRow, UserSort};
 use crate::db::DbConn;
-use crate::db::paging::{Page, Sort, equal, linked, linked_to, listing, matching, sorted, within};
+use crate::db::db_run;
+use crate::db::paging::{equal, link_ids, linked, linked_to, listing, set_links, within};
 use crate::db::schema::{roles, user_roles, users};
-use crate::db::sql::{EARLIEST, in_ids, in_page, update_where};
-use crate::db::{db_run, insert_all};
+use crate::db::sql::{EARLIEST, in_ids, update_where};
 
 pub async fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
     db_run!(conn: { users::table.count().get_result(conn).await })
@@ -74,91 +74,41 @@ pub async fn grant_role_by_name(
     })
 }
 
-macro_rules! filtered {
-    ($filter:expr) => {{
-        let filter: &UserFilter = $filter;
-        let mut query = users::table.into_boxed();
-        matching!(query, filter.matching, users::id, [users::email, users::name]);
-        equal!(query,
-            users::email => filter.email.as_deref().map(|v| v.trim().to_lowercase()),
-            users::name => filter.name.clone(),
-            users::active => filter.active,
-        );
-        linked_to!(query, users::id, user_roles.role_id = filter.role_id => user_id);
-        within!(query,
-            users::created_at => filter.created_at,
-            users::updated_at => filter.updated_at,
-            users::last_login_at => filter.last_login_at,
-        );
-        query
-    }};
-}
-
-/// Orders a boxed users query by `sort`, the id breaking ties.
-macro_rules! sorted_users {
-    ($query:expr, $sort:expr) => {
-        sorted!($query, $sort, {
-            UserSort::Id => users::id;
-            UserSort::Email => users::email;
-            UserSort::Name => users::name, users::id;
-            UserSort::Active => users::active, users::id;
-            UserSort::CreatedAt => users::created_at, users::id;
-            UserSort::UpdatedAt => users::updated_at, users::id;
-            UserSort::LastLoginAt => users::last_login_at, users::id;
-        })
-    };
-}
-
 listing!(
-    /// The users list (see [`crate::db::paging::Listing`]).
-    Users: UserRow, UserFilter, UserSort
+    /// The users list (see [`crate::db::paging::Listing`]), the id breaking ties.
+    Users: users as UserRow, UserFilter, UserSort,
+    search [email, name],
+    filter |query, filter| {
+        equal!(query, users::email => filter.email.as_deref().map(|v| v.trim().to_lowercase()));
+        equal!(query, users: filter.name, filter.active);
+        linked_to!(query, users::id, user_roles.role_id = filter.role_id => user_id);
+        within!(query, users: filter.created_at, filter.updated_at, filter.last_login_at);
+    },
+    sorted {
+        UserSort::Id => users::id;
+        UserSort::Email => users::email;
+        UserSort::Name => users::name, users::id;
+        UserSort::Active => users::active, users::id;
+        UserSort::CreatedAt => users::created_at, users::id;
+        UserSort::UpdatedAt => users::updated_at, users::id;
+        UserSort::LastLoginAt => users::last_login_at, users::id;
+    },
+    // MariaDB 10.x prices `ORDER BY <indexed column> LIMIT n OFFSET m` as a full scan and
+    // filesort once m passes ~150 (10,000 users: 4-9 ms a page instead of 0.2 ms; see
+    // bench/README.md). A condition every row meets, over the sort column's index, turns it
+    // into a range read in index order, which it prices right.
+    in_index_order |ids, field| match field {
+        UserSort::Id => ids,
+        UserSort::Email => ids.filter(users::email.ge("")),
+        UserSort::Name => ids.filter(users::name.ge("")),
+        UserSort::Active => ids.filter(users::active.ge(false)),
+        UserSort::CreatedAt => ids.filter(users::created_at.ge(EARLIEST)),
+        UserSort::UpdatedAt => ids.filter(users::updated_at.ge(EARLIEST)),
+        UserSort::LastLoginAt => ids.filter(
+            users::last_login_at.ge(EARLIEST).or(users::last_login_at.is_null()),
+        ),
+    }
 );
-
-/// A page of users in one statement, a deferred join (see [`in_page`]): the ids of the page
-/// come from the sort column's index alone, then the rows by primary key. Selecting whole
-/// rows with a large OFFSET made MariaDB scan and filesort the table instead (the
-/// benchmark's deep pages).
-pub async fn list(
-    conn: &mut DbConn,
-    filter: &UserFilter,
-    sort: Sort<UserSort>,
-    page: Page,
-) -> QueryResult<Vec<UserRow>> {
-    db_run!(conn: {
-        let mut ids = filtered!(filter).select(users::id);
-        // MariaDB 10.x prices `ORDER BY <indexed column> LIMIT n OFFSET m` as a full scan and
-        // filesort once m passes ~150 (10,000 users: 4-9 ms a page instead of 0.2 ms; see
-        // bench/README.md). A condition every row meets, over the sort column's index, turns
-        // it into a range read in index order, which it prices right.
-        ids = match sort.field {
-            UserSort::Id => ids,
-            UserSort::Email => ids.filter(users::email.ge("")),
-            UserSort::Name => ids.filter(users::name.ge("")),
-            UserSort::Active => ids.filter(users::active.ge(false)),
-            UserSort::CreatedAt => ids.filter(users::created_at.ge(EARLIEST)),
-            UserSort::UpdatedAt => ids.filter(users::updated_at.ge(EARLIEST)),
-            UserSort::LastLoginAt => ids.filter(
-                users::last_login_at.ge(EARLIEST).or(users::last_login_at.is_null()),
-            ),
-        };
-        let ids = sorted_users!(ids, sort).limit(page.limit).offset(page.offset);
-        let rows = users::table
-            .into_boxed()
-            .filter(in_page(users::id, ids))
-            .select(UserRow::as_select());
-        sorted_users!(rows, sort).load(conn).await
-    })
-}
-
-pub async fn count(conn: &mut DbConn, filter: &UserFilter) -> QueryResult<i64> {
-    db_run!(conn: { filtered!(filter).count().get_result(conn).await })
-}
-
-pub async fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<UserRow>> {
-    db_run!(conn: {
-        users::table.find(id).select(UserRow::as_select()).first(conn).await.optional()
-    })
-}
 
 pub async fn by_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<UserRow>> {
     db_run!(conn: {
@@ -196,26 +146,10 @@ pub async fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
 }
 
 pub async fn role_ids(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<i64>> {
-    db_run!(conn: {
-        user_roles::table
-            .filter(user_roles::user_id.eq(user_id))
-            .select(user_roles::role_id)
-            .order(user_roles::role_id)
-            .load(conn)
-            .await
-    })
+    link_ids!(conn, user_roles.user_id = user_id => role_id)
 }
 
 /// Replaces the user's roles with `role_ids`.
 pub async fn set_roles(conn: &mut DbConn, user_id: i64, role_ids: &[i64]) -> QueryResult<()> {
-    db_run!(conn: {
-        diesel::delete(user_roles::table.filter(user_roles::user_id.eq(user_id)))
-            .execute(conn)
-            .await
-    })?;
-    let rows: Vec<_> = role_ids
-        .iter()
-        .map(|r| (user_roles::user_id.eq(user_id), user_roles::role_id.eq(*r)))
-        .collect();
-    insert_all!(conn, user_roles::table, rows)
+    set_links!(conn, user_roles.user_id = user_id => role_id = role_ids)
 }

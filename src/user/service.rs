@@ -8,8 +8,9 @@ use super::repo;
 use crate::audit::{self, Diff, Entry};
 use crate::auth::{password, repo as auth_repo};
 use crate::clock::now;
+use crate::db::paging::id_set;
 use crate::db::{Database, DbConn};
-use crate::error::{AppError, AppResult, unique_as};
+use crate::error::{AppError, AppResult, all_found, required_text, unique_as};
 use crate::request::Actor;
 use crate::role::{self, admin};
 
@@ -51,26 +52,13 @@ pub fn normalize_email(field: &str, raw: &str) -> AppResult<String> {
 }
 
 fn check_name(name: &str) -> AppResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::bad_input(
-            "name",
-            "name must have 1 to 200 characters",
-        ));
-    }
-    Ok(name.to_owned())
+    required_text("name", name, 200)
 }
 
 /// Fails with `BAD_USER_INPUT` on `field` unless every id exists.
 pub async fn check_role_ids(conn: &mut DbConn, field: &str, ids: &[i64]) -> AppResult<()> {
     let found = role::repo::existing_ids(conn, ids).await?;
-    if let Some(missing) = ids.iter().find(|id| !found.contains(id)) {
-        return Err(AppError::bad_input(
-            field,
-            format!("no role has id {missing}"),
-        ));
-    }
-    Ok(())
+    all_found(field, "role", ids, &found)
 }
 
 /// Creates a user. The password is hashed before a connection is taken from the pool.
@@ -79,9 +67,7 @@ pub async fn create(db: &Database, actor: &Actor<'_>, input: CreateUser) -> AppR
     let name = check_name(&input.name)?;
     password::check_policy("password", &input.password, actor.password_min_length)?;
     let hash = password::hash(input.password).await?;
-    let mut role_ids = input.role_ids;
-    role_ids.sort_unstable();
-    role_ids.dedup();
+    let role_ids = id_set(input.role_ids);
     let (mut conn, _) = db.write().await?;
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
@@ -102,9 +88,13 @@ pub async fn create(db: &Database, actor: &Actor<'_>, input: CreateUser) -> AppR
             .await
             .map_err(|e| unique_as(e, "email", EMAIL_TAKEN))?;
             repo::set_roles(conn, user.id, &role_ids).await?;
-            let after = json!({ "email": email, "name": name, "active": input.active, "rolesIds": role_ids });
-            audit::record(conn, actor.request, Some(actor.user_id), entry("user.create", user.id, json!({ "after": after })))
-                .await?;
+            let after = json!({ "after": snapshot(&user, &role_ids) });
+            audit::record_by(
+                conn,
+                actor,
+                Entry::about("user", user.id, "user.create", after),
+            )
+            .await?;
             Ok(user)
         }
         .scope_boxed()
@@ -144,11 +134,7 @@ pub async fn update(
         }
         None => None,
     };
-    let mut role_ids = input.role_ids;
-    if let Some(ids) = role_ids.as_mut() {
-        ids.sort_unstable();
-        ids.dedup();
-    }
+    let role_ids = input.role_ids.map(id_set);
     let mut conn = match kept {
         Some(conn) => conn,
         None => db.write().await?.0,
@@ -216,11 +202,10 @@ pub async fn update(
             )
             .await?;
             let changes = diff.into_changes();
-            audit::record(
+            audit::record_by(
                 conn,
-                actor.request,
-                Some(actor.user_id),
-                entry("user.update", id, changes),
+                actor,
+                Entry::about("user", id, "user.update", changes),
             )
             .await?;
             // The answer is the row as this transaction left it (it holds the row's lock):
@@ -250,9 +235,8 @@ pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<
             let role_ids = repo::role_ids(conn, id).await?;
             repo::delete(conn, id).await?;
             admin::keep_an_admin(conn, admins_before, "id").await?;
-            let before = json!({ "email": user.email, "name": user.name, "active": user.active, "rolesIds": role_ids });
-            audit::record(conn, actor.request, Some(actor.user_id), entry("user.delete", id, json!({ "before": before })))
-                .await?;
+            let before = json!({ "before": snapshot(&user, &role_ids) });
+            audit::record_by(conn, actor, Entry::about("user", id, "user.delete", before)).await?;
             Ok(user)
         }
         .scope_boxed()
@@ -260,17 +244,13 @@ pub async fn delete(conn: &mut DbConn, actor: &Actor<'_>, id: i64) -> AppResult<
     .await
 }
 
-pub fn not_found(id: i64) -> AppError {
-    AppError::NotFound(format!("no user has id {id}"))
+/// A user as the audit log shows them created or deleted.
+fn snapshot(user: &UserRow, role_ids: &[i64]) -> Value {
+    json!({ "email": user.email, "name": user.name, "active": user.active, "rolesIds": role_ids })
 }
 
-fn entry(action: &'static str, id: i64, changes: Value) -> Entry<'static> {
-    Entry {
-        action,
-        target_type: Some("user"),
-        target_id: Some(id),
-        changes,
-    }
+pub fn not_found(id: i64) -> AppError {
+    AppError::NotFound(format!("no user has id {id}"))
 }
 
 #[cfg(test)]
