@@ -288,13 +288,16 @@ pub async fn logout(
     let Some(row) = repo::find_refresh(conn, &sha256_hex(token.trim())).await? else {
         return Ok(false);
     };
-    if caller.is_some_and(|caller| caller != row.user_id) {
+    // Someone else's chain, or one already ended: nothing to revoke and nothing to audit.
+    if caller.is_some_and(|caller| caller != row.user_id) || row.revoked_at.is_some() {
         return Ok(false);
     }
     let user_id = row.user_id;
     conn.transaction::<_, AppError, _>(|conn| {
         async move {
-            repo::revoke_family(conn, &row.family_id, now()).await?;
+            if repo::revoke_family(conn, &row.family_id, now()).await? == 0 {
+                return Ok(false);
+            }
             record_own(conn, request, user_id, "auth.logout").await?;
             Ok(true)
         }

@@ -47,7 +47,8 @@ impl FromRequest<AppState> for GraphqlRequest {
             .get::<Credentials>()
             .cloned()
             .unwrap_or(Credentials::None);
-        let is_get = parts.method == Method::GET;
+        // axum's `get` routes HEAD here too: it reads the query string like GET does.
+        let is_get = matches!(parts.method, Method::GET | Method::HEAD);
         let headers = parts.headers.clone();
         let request = if is_get {
             transport::parse_get(parts.uri.query(), media, &request_id).map_err(|r| *r)?

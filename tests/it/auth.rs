@@ -223,6 +223,14 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_chain() {
         .await;
     assert_eq!(out["data"]["logout"], true, "{out}");
     assert_eq!(code(&refresh(r.to_owned()).await), "UNAUTHENTICATED");
+    let again = app
+        .gql_with(
+            "mutation($t: String!) { logout(refreshToken: $t) }",
+            json!({ "t": r }),
+            None,
+        )
+        .await;
+    assert_eq!(again["data"]["logout"], false, "an ended chain: {again}");
 
     // The refresh token alone is credential enough (a tab whose access token expired can
     // still sign out); a signed-in caller cannot end someone else's session.

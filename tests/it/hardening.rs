@@ -109,6 +109,16 @@ async fn abusive_requests_are_refused_before_any_sql() {
     assert_eq!(resp.headers()["allow"], "POST");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+    // axum routes HEAD to the GET handler: it is read like a GET, so no mutation runs there.
+    let resp = app
+        .client
+        .head(app.url("/graphql"))
+        .bearer_auth(&app.admin_token)
+        .query(&[("query", "mutation { logout(refreshToken: \"x\") }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405, "HEAD mutation");
 
     for content_type in [
         "text/plain",
