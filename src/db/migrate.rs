@@ -51,10 +51,7 @@ pub async fn run(config: &DatabaseConfig) -> anyhow::Result<Vec<String>> {
             let path = path.clone();
             let busy_ms = config.statement_timeout.as_millis();
             tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-                let url = path.to_str().ok_or_else(|| {
-                    anyhow::anyhow!("DATABASE_URL: the SQLite path is not valid UTF-8")
-                })?;
-                let mut conn = SqliteConnection::establish(url)?;
+                let mut conn = SqliteConnection::establish(sqlite_url(&path)?)?;
                 diesel::connection::SimpleConnection::batch_execute(
                     &mut conn,
                     &sqlite_pragmas(busy_ms, PoolKind::Primary),
@@ -98,10 +95,12 @@ pub async fn check(config: &DatabaseConfig) -> anyhow::Result<SchemaState> {
         DatabaseUrl::Sqlite(path) => {
             let path = path.clone();
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let url = path.to_str().ok_or_else(|| {
-                    anyhow::anyhow!("DATABASE_URL: the SQLite path is not valid UTF-8")
-                })?;
-                let mut conn = SqliteConnection::establish(url)?;
+                // Opening creates a missing file: a mistyped path would report an empty
+                // database with every migration pending and leave that file behind.
+                if !path.exists() {
+                    anyhow::bail!("DATABASE_URL: {} does not exist", path.display());
+                }
+                let mut conn = SqliteConnection::establish(sqlite_url(&path)?)?;
                 let rows =
                     diesel::RunQueryDsl::load::<Applied>(diesel::sql_query(APPLIED), &mut conn);
                 Ok((embedded::<diesel::sqlite::Sqlite>(&SQLITE)?, applied(rows)?))
@@ -147,6 +146,11 @@ struct Applied {
 }
 
 /// The versions read by [`APPLIED`]; none when the record does not exist yet.
+fn sqlite_url(path: &std::path::Path) -> anyhow::Result<&str> {
+    path.to_str()
+        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL: the SQLite path is not valid UTF-8"))
+}
+
 fn applied(rows: diesel::QueryResult<Vec<Applied>>) -> anyhow::Result<Vec<String>> {
     match rows {
         Ok(rows) => Ok(rows.into_iter().map(|r| r.version).collect()),
@@ -193,8 +197,7 @@ pub async fn replica_with_every_migration(config: &DatabaseConfig) -> anyhow::Re
         let applied = async {
             let mut conn =
                 connect_mysql(url.expose_secret(), &config.tls, config.connect_timeout).await?;
-            let rows: Vec<Applied> = diesel::sql_query(APPLIED).load(&mut conn).await?;
-            anyhow::Ok(rows.into_iter().map(|r| r.version).collect::<Vec<_>>())
+            applied(diesel::sql_query(APPLIED).load(&mut conn).await)
         }
         .await;
         match applied {

@@ -178,8 +178,9 @@ fn create_admin_reads_the_password_from_stdin() {
 }
 
 /// `migrate --check` changes nothing and exits 0 only when the database is at this build's
-/// schema: 1 with the pending versions before `migrate`, 1 naming a version a newer adminql
-/// applied, and `--allow-primary-down` does not go with it.
+/// schema: 1 with the pending versions before `migrate` (still pending after a second check),
+/// 1 naming a version a newer adminql applied, 2 without creating a database at a path where
+/// there is none, and `--allow-primary-down` does not go with it.
 #[test]
 fn migrate_check_compares_without_changing() {
     let dir = tempfile::tempdir().unwrap();
@@ -190,14 +191,34 @@ fn migrate_check_compares_without_changing() {
             String::from_utf8_lossy(&out.stderr)
         )
     };
-    let db = ("DATABASE_URL", "sqlite://check.db");
-    let fresh = adminql(dir.path(), &[db], &["migrate", "--check"]);
-    assert_eq!(fresh.status.code(), Some(1), "{}", text(&fresh));
-    assert!(
-        text(&fresh).contains("pending (run `adminql migrate`)"),
-        "{}",
-        text(&fresh)
+    let missing = adminql(
+        dir.path(),
+        &[("DATABASE_URL", "sqlite://missing.db")],
+        &["migrate", "--check"],
     );
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("does not exist"),
+        "{}",
+        text(&missing)
+    );
+    assert!(
+        !dir.path().join("missing.db").exists(),
+        "--check created it"
+    );
+
+    // An empty file is an SQLite database without tables.
+    std::fs::File::create(dir.path().join("check.db")).unwrap();
+    let db = ("DATABASE_URL", "sqlite://check.db");
+    for _ in 0..2 {
+        let fresh = adminql(dir.path(), &[db], &["migrate", "--check"]);
+        assert_eq!(fresh.status.code(), Some(1), "{}", text(&fresh));
+        assert!(
+            text(&fresh).contains("pending (run `adminql migrate`)"),
+            "{}",
+            text(&fresh)
+        );
+    }
     let migrated = adminql(dir.path(), &[db], &["migrate"]);
     assert_eq!(migrated.status.code(), Some(0), "{}", text(&migrated));
     let current = adminql(dir.path(), &[db], &["migrate", "--check"]);
@@ -208,15 +229,16 @@ fn migrate_check_compares_without_changing() {
         text(&current)
     );
 
-    let sqlite = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')\"); c.commit()",
-        ])
-        .arg(dir.path().join("check.db"))
-        .output()
+    {
+        use diesel::{Connection, RunQueryDsl, SqliteConnection};
+        let path = dir.path().join("check.db");
+        let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        diesel::sql_query(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')",
+        )
+        .execute(&mut conn)
         .unwrap();
-    assert!(sqlite.status.success(), "{}", text(&sqlite));
+    }
     let newer = adminql(dir.path(), &[db], &["migrate", "--check"]);
     assert_eq!(newer.status.code(), Some(1), "{}", text(&newer));
     assert!(
@@ -231,6 +253,11 @@ fn migrate_check_compares_without_changing() {
         &["migrate", "--check", "--allow-primary-down"],
     );
     assert_eq!(both.status.code(), Some(2), "{}", text(&both));
+    assert!(
+        text(&both).contains("cannot be used with"),
+        "{}",
+        text(&both)
+    );
 }
 
 /// SIGTERM while requests are in flight: every request the server has taken in before the
