@@ -113,14 +113,15 @@ pod_start() {
   pgids+=("$!")
   disown "$!"
   # The arguments, for a restart (see wait_ready).
-  printf '%s\n' "$@" > "$d/start-args"
+  if (($#)); then printf '%s\n' "$@"; fi > "$d/start-args"
 }
 
-# running NAME: the pod's container is still running (its process group has a member).
+# running NAME: the pod's container is still running (its process group has a member, or,
+# just after pod_start, before it has made its group, the process itself lives).
 running() {
   local g
   g=$(eval "echo \$pgid_$1")
-  kill -0 -- "-$g" 2>/dev/null
+  kill -0 -- "-$g" 2>/dev/null || kill -0 "$g" 2>/dev/null
 }
 
 pod_kill() {
@@ -137,14 +138,16 @@ ready() {
     ADMINQL_SOCKET="$d/run/mysqld.sock" bash "$T/cm/ready.sh" "$role"
 }
 
+# wait_ready NAME ROLE SECONDS [RESTARTS]: RESTARTS (default 0) exits are restarted as the
+# kubelet would; a container that exits once more fails the harness.
 wait_ready() {
-  local name=$1 role=$2 limit=$3 i restarts=0 args
+  local name=$1 role=$2 limit=$3 allowed=${4:-0} i restarts=0 args
   for ((i = 0; i < limit * 5; i++)); do
     if ready "$name" "$role" >/dev/null 2>&1; then return 0; fi
     if ! running "$name"; then
       # The container exited (a setup step that fails exits 1): the kubelet would start it
       # again, and start.sh must then clear the half-done data directory and begin anew.
-      ((restarts < 3)) || break
+      ((restarts < allowed)) || break
       restarts=$((restarts + 1))
       note "$name's container exited; starting it again as the kubelet would (restart $restarts)"
       mapfile -t args < "$T/$name/start-args"
@@ -189,7 +192,7 @@ pod_kill primary
 note "primary killed during its first start"
 if ready primary primary >/dev/null; then fail "a half-initialised primary is ready"; fi
 pod_start primary primary SEMISYNC=on
-wait_ready primary primary 120
+wait_ready primary primary 120 3
 grep -q "an earlier first start did not finish" "$T/primary/log" || fail "the restart did not clear the data directory"
 [ "$(tcp "$primary_port" adminql "$APP_PW" 'SELECT CURRENT_USER()')" = "adminql@%" ] || fail "the application account"
 tcp "$primary_port" backup "$BACKUP_PW" 'SELECT 1 FROM mysql.proc LIMIT 1' >/dev/null || fail "the backup account"
@@ -212,7 +215,7 @@ pod_kill replica
 note "replica killed during its first copy"
 if ready replica replica >/dev/null; then fail "a half-copied replica is ready"; fi
 pod_start replica replica SEMISYNC=on
-wait_ready replica replica 180
+wait_ready replica replica 180 3
 grep -q "an earlier first start did not finish" "$T/replica/log" || fail "the restart did not clear the replica"
 tcp "$primary_port" adminql "$APP_PW" "INSERT INTO adminql.t VALUES (100001, 'after the copy')"
 pos=$(sql primary 'SELECT @@gtid_binlog_pos')

@@ -114,7 +114,7 @@ async fn writes_go_on_when_the_primary_restarts_between_two_checks() {
         })
         .await;
         let beat = latest.lock().unwrap().expect("a heartbeat");
-        pod.running();
+        assert!(pod.running(), "adminql exited:\n{}", pod.log);
         let since = pod.log.len();
         let s = server.clone();
         tokio::task::spawn_blocking(move || {
@@ -158,7 +158,7 @@ async fn writes_go_on_when_the_primary_restarts_between_two_checks() {
             "a write after the restart ({}): {renamed}",
             code(&renamed)
         );
-        pod.running();
+        assert!(pod.running(), "adminql exited:\n{}", pod.log);
         assert!(
             !pod.log[since..].contains(DOWN),
             "never read-only:\n{}",

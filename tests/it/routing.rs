@@ -283,13 +283,8 @@ async fn read_load(app: &TestApp, workers: usize, n: usize) {
 }
 
 /// Reads from `workers` concurrent clients, every one of which must succeed, until
-/// `enough` reads that started after `killed` was set have succeeded; returns how many did.
-async fn read_through_kill(
-    app: &TestApp,
-    workers: usize,
-    killed: Arc<AtomicBool>,
-    enough: usize,
-) -> usize {
+/// `enough` reads that started after `killed` was set have succeeded: it returns only then.
+async fn read_through_kill(app: &TestApp, workers: usize, killed: Arc<AtomicBool>, enough: usize) {
     let after_kill = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..workers {
@@ -327,7 +322,6 @@ async fn read_through_kill(
     for task in tasks {
         task.await.expect("worker");
     }
-    after_kill.load(Ordering::SeqCst)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -355,9 +349,9 @@ async fn killed_replica_costs_no_read_and_returns_after_restart() {
         killed.store(true, Ordering::SeqCst);
     };
     // Every read succeeds while the replica dies (`read_through_kill` fails on any error, and
-    // a read stuck past HTTP_REQUEST_TIMEOUT is an error too), and reads went on after it died.
-    let (after_kill, ()) = tokio::join!(load, kill);
-    assert!(after_kill >= 20, "{after_kill} reads after the kill");
+    // a read stuck past HTTP_REQUEST_TIMEOUT is an error too), and the load ends only after
+    // 20 reads sent after it died succeeded.
+    tokio::join!(load, kill);
     wait_for_status(
         &app,
         Duration::from_secs(5),

@@ -420,9 +420,15 @@ fn statistics_that_cannot_be_read_fail_the_test() {
 }
 
 /// The `/metrics` exposition of the server at `base` (`http://host:port`): an app of this
-/// process or an adminql child process. A fresh client: no cookie goes along.
+/// process or an adminql child process. A fresh client (no cookie goes along) that gives up
+/// after 30 s, so a hung scrape fails the test instead of hanging the run.
 pub async fn metrics_at(base: &str) -> String {
-    reqwest::get(format!("{}/metrics", base.trim_end_matches('/')))
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a client")
+        .get(format!("{}/metrics", base.trim_end_matches('/')))
+        .send()
         .await
         .expect("request reaches the server")
         .text()
