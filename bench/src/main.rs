@@ -43,8 +43,8 @@ pub struct Args {
     /// Measured seconds per scenario and mode.
     #[arg(long, default_value_t = 20.0)]
     pub duration: f64,
-    /// Saturation runs alternate adminql and the baseline in this many slices (the
-    /// duration is shared among them), so load from elsewhere weighs on both alike.
+    /// Saturation runs alternate adminql and both baselines in this many slices (the
+    /// duration is shared among them), so load from elsewhere weighs on all alike.
     #[arg(long, default_value_t = 4)]
     pub rounds: usize,
     /// Warm-up seconds before each measured saturation run.
@@ -53,7 +53,7 @@ pub struct Args {
     /// Warm-up seconds of mixed load once, before the first scenario.
     #[arg(long, default_value_t = 10.0)]
     pub initial_warmup: f64,
-    /// Concurrent clients for the saturation runs (adminql and the baseline alike). 8 is
+    /// Concurrent clients for the saturation runs (adminql and both baselines alike). 8 is
     /// the knee on 2 cores: fewer leaves CPU idle, more only queues.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
@@ -63,7 +63,7 @@ pub struct Args {
     /// Roles besides `admin`.
     #[arg(long, default_value_t = 50)]
     pub roles: usize,
-    /// adminql's DB_POOL_SIZE (connections per pool); the baseline uses as many.
+    /// adminql's DB_POOL_SIZE (connections per pool); both baselines use as many.
     #[arg(long, default_value_t = 10)]
     pub pool_size: usize,
     /// Only these scenarios (comma-separated keys: user_by_id, user_list, update_user,
@@ -81,8 +81,9 @@ pub struct Args {
     /// `MALLOC_ARENA_MAX=2`; recorded in the results.
     #[arg(long = "adminql-env", value_name = "NAME=VALUE")]
     pub adminql_env: Vec<String>,
-    /// Record a CPU profile of adminql (`perf record --call-graph dwarf`) during each
-    /// saturation slice, into bench/target/perf/<scenario>.data. Slows adminql down: the
+    /// Record CPU profiles (`perf record --call-graph dwarf`) of adminql and of the
+    /// hand-written service during each saturation slice, into
+    /// bench/target/perf/<scenario>.data and <scenario>-service.data. Slows both down: the
     /// numbers of such a run are not for the table.
     #[arg(long)]
     pub perf: bool,

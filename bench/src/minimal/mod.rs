@@ -318,25 +318,22 @@ impl Minimal {
                 })
                 .collect())
         };
-        // The total, when the cached one is older than the TTL, on a second connection in
-        // parallel with the page (adminql resolves the two root fields concurrently too).
-        let count = async {
-            if let Some(n) = self.counts.fresh() {
-                return Ok::<_, Error>(n);
+        let users = list.await?;
+        // The total, when the cached one is older than the TTL, on the same connection after
+        // the page: a second checkout while this one is held could wait on the pool forever
+        // once every request in flight holds one (adminql's held lease avoids the same).
+        let total = match self.counts.fresh() {
+            Some(n) => n,
+            None => {
+                let row = conn.exec_first(COUNT_USERS, vec![]).await?;
+                let n = row
+                    .and_then(|r| r.get::<i64, _>(0))
+                    .ok_or_else(|| Error::Failed("no count".into()))?;
+                self.counts.store(n);
+                n
             }
-            let mut c = self.replica.get().await?;
-            let row = c.conn().exec_first(COUNT_USERS, vec![]).await?;
-            let n = row
-                .and_then(|r| r.get::<i64, _>(0))
-                .ok_or_else(|| Error::Failed("no count".into()))?;
-            self.counts.store(n);
-            Ok(n)
         };
-        let (users, total) = tokio::join!(list, count);
-        Ok(Page {
-            users: users?,
-            total: total?,
-        })
+        Ok(Page { users, total })
     }
 
     /// `updateUser(id, name) { id name }`, audited, with its consistency token.
