@@ -42,10 +42,11 @@ export function clear(reason) {
 /** Why the last session ended; kept until the next sign-in (the page may mount twice). */
 export const signedOutReason = () => sessionStorage.getItem(REASON);
 
-/** Sends one GraphQL request, with this tab's access token unless `auth` is false or
- * `bearer` names another; rejects with an HttpError carrying the server's message. */
-export async function gql(query, variables = {}, { auth = true, bearer = auth ? token() : null } = {}) {
+/** Sends one GraphQL request, with this tab's access token unless `auth` is false; rejects
+ * with an HttpError carrying the server's message. */
+export async function gql(query, variables = {}, { auth = true } = {}) {
   const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  const bearer = auth ? token() : null;
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   let response;
   try {
