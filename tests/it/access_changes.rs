@@ -8,14 +8,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
+use crate::support::code;
 
 const LIST: &str = "{ allUsers { id } }";
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
 
 /// POSTs a document from a client of its own (no cookie: no consistency token unless given
 /// in `token_header`); returns the status and the body.

@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
+use crate::support::code;
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, JWT_SECRET, TestApp};
 
 const ME: &str = "{ me { id email } }";
@@ -22,12 +23,6 @@ fn claims(sub: &str) -> Value {
 
 fn sign(claims: &Value, alg: Algorithm, secret: &[u8]) -> String {
     jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret)).unwrap()
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
 }
 
 async fn me_status(app: &TestApp, token: &str) -> (u16, Value) {

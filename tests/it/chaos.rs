@@ -8,14 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
+use crate::support::code;
 use crate::support::process::Process;
 use crate::support::proxy::FaultProxy;
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
 
 /// The value of an unlabelled gauge in a Prometheus exposition.
 fn gauge(metrics: &str, name: &str) -> Option<f64> {

@@ -8,14 +8,9 @@ use adminql::user::model::{NewUser, UserRow};
 use adminql::user::repo as user_repo;
 use serde_json::{Value, json};
 
+use crate::support::code;
 use crate::support::mariadb::{Counts, cluster};
 use crate::support::{ADMIN_EMAIL, Backend, TestApp};
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
 
 fn field(body: &Value) -> &str {
     body["errors"][0]["extensions"]["field"]

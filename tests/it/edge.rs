@@ -9,12 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::TestApp;
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
+use crate::support::code;
 
 /// The sum of every sample whose line starts with `series` (a name and the start of its
 /// labels, e.g. `adminql_http_server_errors_total{route="/graphql"`).

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
+use crate::support::code;
 use crate::support::mariadb::{Cluster, Server};
 use crate::support::proxy::FaultProxy;
 
@@ -30,13 +31,6 @@ const MONITOR: [(&str, &str); 4] = [
     ("DB_CONNECT_TIMEOUT", "1s"),
     ("DB_STATEMENT_TIMEOUT", "5s"),
 ];
-
-fn code(body: &Value) -> String {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-        .to_owned()
-}
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("join")
@@ -240,7 +234,7 @@ async fn adminql_follows_a_promotion_without_losing_an_acknowledged_write() {
                         log.acked.push(name);
                         log.acked_at.push(Instant::now());
                     } else {
-                        log.refused.push((sent, code(&body)));
+                        log.refused.push((sent, code(&body).to_owned()));
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;

@@ -7,12 +7,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::support::TestApp;
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
+use crate::support::code;
 
 async fn post_json(app: &TestApp, body: Value) -> (u16, Value) {
     let resp = app

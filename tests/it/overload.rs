@@ -7,17 +7,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::support::code;
 use crate::support::mariadb::{Counts, cluster};
 use crate::support::process::Process;
 use crate::support::{JWT_SECRET, TestApp, sample};
 
 const STATUS: &str = "{ systemStatus { replicas { name lagSeconds inRotation } } }";
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
 
 /// 24 clients paging `allUsers` through pools of one connection that wait at most 30 ms: many
 /// requests find no free connection. They fail with the retryable `SERVICE_UNAVAILABLE` as a

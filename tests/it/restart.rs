@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
+use crate::support::code;
 use crate::support::mariadb::{self, Server};
 use crate::support::process::Process;
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, JWT_SECRET, wait_until};
@@ -21,12 +22,6 @@ const MARGIN: Duration = Duration::from_millis(500);
 const RECONNECTED: &str = "the primary connection broke and a new one works";
 const DOWN: &str = "primary is down";
 const BACK: &str = "primary is back";
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
 
 /// The heartbeat row's time on `server` (UTC), the moment of the monitor's last check.
 fn last_beat(server: &Server) -> Option<NaiveDateTime> {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::support::code;
 use crate::support::mariadb::{Cluster, Counts, cluster};
 use crate::support::process::Process;
 use crate::support::proxy::FaultProxy;
@@ -21,12 +22,6 @@ const FAST_MONITOR: [(&str, &str); 3] = [
 
 fn fast(builder: crate::support::Builder) -> crate::support::Builder {
     FAST_MONITOR.iter().fold(builder, |b, (k, v)| b.env(k, v))
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
 }
 
 async fn status(app: &TestApp) -> Value {

@@ -419,6 +419,13 @@ fn statistics_that_cannot_be_read_fail_the_test() {
     mariadb::cluster().primary.statements("no'such");
 }
 
+/// The `extensions.code` of a response's first error, `<none>` when it has none.
+pub fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
 /// The `/metrics` exposition of the server at `base` (`http://host:port`): an app of this
 /// process or an adminql child process. A fresh client (no cookie goes along) that gives up
 /// after 30 s, so a hung scrape fails the test instead of hanging the run.
