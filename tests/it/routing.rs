@@ -255,16 +255,7 @@ async fn read_load(app: &TestApp, workers: usize, n: usize) {
         );
         tasks.push(tokio::spawn(async move {
             for _ in 0..n {
-                let body: Value = client
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .json(&json!({ "query": "{ allUsers { email roles { name } } }" }))
-                    .send()
-                    .await
-                    .expect("response")
-                    .json()
-                    .await
-                    .expect("json");
+                let body = read_users(&client, &url, &token).await;
                 assert!(body["errors"].is_null(), "a read failed: {body}");
                 assert_eq!(body["data"]["allUsers"][0]["email"], ADMIN_EMAIL);
                 // Paced, so that the load spans the fault.
@@ -275,6 +266,20 @@ async fn read_load(app: &TestApp, workers: usize, n: usize) {
     for task in tasks {
         task.await.expect("worker");
     }
+}
+
+/// One `allUsers` read with its roles, as the admin; the response body.
+async fn read_users(client: &reqwest::Client, url: &str, token: &str) -> Value {
+    client
+        .post(url)
+        .bearer_auth(token)
+        .json(&json!({ "query": "{ allUsers { email roles { name } } }" }))
+        .send()
+        .await
+        .expect("response")
+        .json()
+        .await
+        .expect("json")
 }
 
 /// Reads from `workers` concurrent clients, every one of which must succeed, until
@@ -292,16 +297,7 @@ async fn read_through_kill(app: &TestApp, workers: usize, killed: Arc<AtomicBool
         tasks.push(tokio::spawn(async move {
             while after_kill.load(Ordering::SeqCst) < enough {
                 let after = killed.load(Ordering::SeqCst);
-                let body: Value = client
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .json(&json!({ "query": "{ allUsers { email roles { name } } }" }))
-                    .send()
-                    .await
-                    .expect("response")
-                    .json()
-                    .await
-                    .expect("json");
+                let body = read_users(&client, &url, &token).await;
                 assert!(
                     body["errors"].is_null(),
                     "a read failed{}: {body}",
