@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::process::{BIN, Process, migrate_refused};
+use crate::support::process::{BIN, Process, migrate_refused, text};
 
 fn adminql(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     Command::new(BIN)
@@ -184,13 +184,6 @@ fn create_admin_reads_the_password_from_stdin() {
 #[test]
 fn migrate_check_compares_without_changing() {
     let dir = tempfile::tempdir().unwrap();
-    let text = |out: &std::process::Output| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
     let missing = adminql(
         dir.path(),
         &[("DATABASE_URL", "sqlite://missing.db")],

@@ -27,13 +27,7 @@ pub(crate) fn run(name: &str, args: &[&str]) -> Output {
     script(name).args(args).output().expect("run script")
 }
 
-pub(crate) fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+pub(crate) use crate::support::process::text;
 
 /// Polls `check` until it returns `Some`, failing after `timeout` with `what`.
 pub(crate) fn wait_for<T>(

@@ -208,3 +208,12 @@ pub fn server_has_read(server: u16, clients: &[u16]) -> bool {
         delivered && read
     })
 }
+
+/// A finished command's stdout and stderr, one after the other, for messages and `contains`.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
