@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::support::TestApp;
 use crate::support::code;
+use crate::support::gql_at;
 use crate::support::process::Process;
 use crate::support::proxy::FaultProxy;
 
@@ -50,19 +51,7 @@ async fn partitioned_primary_means_read_only_until_it_heals() {
         .expect("client");
     let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
     let post = |query: &'static str, variables: Value| {
-        let (client, base, token) = (&client, &base, &app.admin_token);
-        async move {
-            client
-                .post(format!("{base}/graphql"))
-                .bearer_auth(token)
-                .json(&json!({ "query": query, "variables": variables }))
-                .send()
-                .await
-                .expect("adminql answers")
-                .json::<Value>()
-                .await
-                .expect("JSON body")
-        }
+        gql_at(&client, &base, Some(&app.admin_token), query, variables)
     };
     let rename = |n: &'static str| {
         post(

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::gql_at;
 use crate::support::mariadb::cluster;
 use crate::support::process::Process;
 use crate::support::{JWT_SECRET, TestApp, sum_of};
@@ -154,19 +155,7 @@ async fn one_checkout_per_request() {
     let me = app.gql("{ me { id } }", json!({})).await["data"]["me"]["id"].clone();
     let send = |query: &'static str, variables: Value| {
         let (client, base, token) = (&client, &base, &app.admin_token);
-        async move {
-            let body: Value = client
-                .post(format!("{base}/graphql"))
-                .bearer_auth(token)
-                .json(&json!({ "query": query, "variables": variables }))
-                .send()
-                .await
-                .expect("adminql answers")
-                .json()
-                .await
-                .expect("JSON");
-            ok(body)
-        }
+        async move { ok(gql_at(client, base, Some(token), query, variables).await) }
     };
     let requests = [
         (

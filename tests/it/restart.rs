@@ -10,6 +10,7 @@ use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
 use crate::support::code;
+use crate::support::gql_at;
 use crate::support::mariadb::{self, Server};
 use crate::support::process::Process;
 use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, JWT_SECRET, wait_until};
@@ -56,21 +57,7 @@ async fn writes_go_on_when_the_primary_restarts_between_two_checks() {
     let client = reqwest::Client::new();
     let post = |query: &'static str, variables: Value, token: Option<String>| {
         let (client, base) = (&client, &base);
-        async move {
-            let mut request = client
-                .post(format!("{base}/graphql"))
-                .json(&json!({ "query": query, "variables": variables }));
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            request
-                .send()
-                .await
-                .expect("adminql answers")
-                .json::<Value>()
-                .await
-                .expect("JSON")
-        }
+        async move { gql_at(client, base, token.as_deref(), query, variables).await }
     };
     let login = || {
         post(

@@ -419,6 +419,30 @@ fn statistics_that_cannot_be_read_fail_the_test() {
     mariadb::cluster().primary.statements("no'such");
 }
 
+/// POSTs a GraphQL request to the server at `base` (`http://host:port`, an app of this
+/// process or an adminql child process) with `client`; the response body.
+pub async fn gql_at(
+    client: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Value {
+    let mut request = client
+        .post(format!("{}/graphql", base.trim_end_matches('/')))
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request
+        .send()
+        .await
+        .expect("adminql answers")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 /// The `extensions.code` of a response's first error, `<none>` when it has none.
 pub fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
