@@ -1,5 +1,5 @@
-//! The edge of authentication: an axum layer verifies any bearer token once per request,
-//! and the GraphQL handler turns verified claims into a [`Principal`] that is current (the
+//! The edge of authentication: the GraphQL extractor verifies any bearer token once per
+//! request ([`credentials`]), and the GraphQL handler turns verified claims into a [`Principal`] that is current (the
 //! user is still active and the token's `token_version` is the user's).
 //!
 //! No header means anonymous; a header that does not verify is answered 401 with an
@@ -8,9 +8,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -32,37 +30,37 @@ pub enum Credentials {
     Token(Arc<Claims>),
 }
 
-pub async fn authenticate(
-    State(auth): State<Arc<AuthState>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let request_id = crate::request::request_id(req.headers());
-    let credentials = match req.headers().get(header::AUTHORIZATION) {
-        None => Credentials::None,
-        Some(value) => {
-            let Some(token) = value.to_str().ok().and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            }) else {
-                outcome("malformed");
-                return unauthenticated(
-                    "the Authorization header must be 'Bearer <token>'",
-                    &request_id,
-                );
-            };
-            match auth.keys.verify(token.trim()) {
-                Ok(claims) => Credentials::Token(Arc::new(claims)),
-                Err(reason) => {
-                    tracing::info!(%reason, "refused a bearer token");
-                    outcome("invalid");
-                    return unauthenticated("invalid or expired token", &request_id);
-                }
-            }
-        }
+/// Verifies the request's bearer token, if any (the GraphQL extractor calls this before it
+/// reads the body): no header is anonymous, one that does not verify is answered 401.
+pub fn credentials(
+    auth: &AuthState,
+    headers: &HeaderMap,
+    request_id: &str,
+) -> Result<Credentials, Box<Response>> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(Credentials::None);
     };
-    req.extensions_mut().insert(credentials);
-    next.run(req).await
+    let Some(token) = value.to_str().ok().and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    }) else {
+        outcome("malformed");
+        return Err(Box::new(unauthenticated(
+            "the Authorization header must be 'Bearer <token>'",
+            request_id,
+        )));
+    };
+    match auth.keys.verify(token.trim()) {
+        Ok(claims) => Ok(Credentials::Token(Arc::new(claims))),
+        Err(reason) => {
+            tracing::info!(%reason, "refused a bearer token");
+            outcome("invalid");
+            Err(Box::new(unauthenticated(
+                "invalid or expired token",
+                request_id,
+            )))
+        }
+    }
 }
 
 fn outcome(result: &'static str) {

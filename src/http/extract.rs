@@ -11,7 +11,7 @@ use axum::response::Response;
 
 use super::transport::{self, Media};
 use crate::AppState;
-use crate::auth::middleware::Credentials;
+use crate::auth::middleware::{Credentials, credentials};
 use crate::request::request_id;
 
 /// A GraphQL request that passed the transport's checks.
@@ -25,7 +25,7 @@ pub struct GraphqlRequest {
     pub headers: HeaderMap,
     /// The TCP peer (absent only when the server runs without connection info, in tests).
     pub peer: Option<SocketAddr>,
-    /// What the bearer token carried, verified by the auth layer.
+    /// What the bearer token carried, verified before the body was read.
     pub credentials: Credentials,
 }
 
@@ -34,6 +34,7 @@ impl FromRequest<AppState> for GraphqlRequest {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let request_id = request_id(req.headers());
+        let credentials = credentials(&state.auth, req.headers(), &request_id).map_err(|r| *r)?;
         let Some(media) = transport::negotiate(req.headers()) else {
             return Err(not_acceptable(&request_id));
         };
@@ -42,11 +43,6 @@ impl FromRequest<AppState> for GraphqlRequest {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0);
-        let credentials = parts
-            .extensions
-            .get::<Credentials>()
-            .cloned()
-            .unwrap_or(Credentials::None);
         // axum's `get` routes HEAD here too: it reads the query string like GET does.
         let is_get = matches!(parts.method, Method::GET | Method::HEAD);
         let headers = parts.headers.clone();

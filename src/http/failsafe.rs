@@ -5,7 +5,7 @@
 //!
 //! Logging a panic once: the process's panic hook would print its own unstructured line to
 //! stderr beside ours. [`install_panic_hook`] wraps the hook so that, while a request future
-//! is being polled here, it only notes where the panic happened; [`catch_panic`] then logs
+//! is being polled here, it only notes where the panic happened; [`guarded`] then logs
 //! one line with the request id, the message and that location. (Catching needs
 //! `panic = "unwind"`, Rust's default, which Cargo.toml's profiles keep.)
 
@@ -17,65 +17,63 @@ use std::sync::Once;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::Response;
 
-use super::request_id;
 use super::transport::{self, Media};
 
 /// How long a client should wait before retrying a request that timed out.
 const TIMEOUT_RETRY_AFTER_SECS: u64 = 1;
 
-pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    let request_id = request_id(req.headers());
-    let media = transport::negotiate(req.headers()).unwrap_or(Media::Json);
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => {
-            let limit = humantime::format_duration(limit);
-            tracing::warn!(%limit, "request timed out (HTTP_REQUEST_TIMEOUT)");
-            transport::refuse_retry(
-                StatusCode::SERVICE_UNAVAILABLE,
-                media,
-                "SERVICE_UNAVAILABLE",
-                &format!("the request took longer than {limit} (HTTP_REQUEST_TIMEOUT)"),
-                TIMEOUT_RETRY_AFTER_SECS,
-                &request_id,
-            )
-        }
+/// Runs a request's future under `limit` with panics caught: its response, or the GraphQL
+/// error document for a timeout (503) or a panic (500), in `media`, with `request_id`.
+pub async fn guarded(
+    limit: Duration,
+    media: Media,
+    request_id: &str,
+    request: impl Future<Output = Response> + Send,
+) -> Response {
+    // The timeout inside the catcher: a panic while the timer runs is still caught.
+    let caught = Catching {
+        inner: Box::pin(tokio::time::timeout(limit, request)),
+    };
+    match caught.await {
+        Ok(Ok(response)) => response,
+        Ok(Err(_elapsed)) => timed_out(limit, media, request_id),
+        Err(payload) => panicked(payload.as_ref(), media, request_id),
     }
 }
 
-pub async fn catch_panic(req: Request, next: Next) -> Response {
-    let request_id = request_id(req.headers());
-    let media = transport::negotiate(req.headers()).unwrap_or(Media::Json);
-    match (Catching {
-        inner: Box::pin(next.run(req)),
-    })
-    .await
-    {
-        Ok(response) => response,
-        Err(payload) => {
-            let location = PANIC_LOCATION.take().unwrap_or_default();
-            // The request id is named here too: the line must identify the request even
-            // where the request span is not recorded.
-            tracing::error!(
-                %request_id,
-                panic = message(payload.as_ref()),
-                %location,
-                "a request handler panicked; answered 500"
-            );
-            transport::refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                media,
-                "INTERNAL_SERVER_ERROR",
-                "internal server error",
-                &request_id,
-            )
-        }
-    }
+fn timed_out(limit: Duration, media: Media, request_id: &str) -> Response {
+    let limit = humantime::format_duration(limit);
+    tracing::warn!(%limit, "request timed out (HTTP_REQUEST_TIMEOUT)");
+    transport::refuse_retry(
+        StatusCode::SERVICE_UNAVAILABLE,
+        media,
+        "SERVICE_UNAVAILABLE",
+        &format!("the request took longer than {limit} (HTTP_REQUEST_TIMEOUT)"),
+        TIMEOUT_RETRY_AFTER_SECS,
+        request_id,
+    )
+}
+
+fn panicked(payload: &(dyn Any + Send), media: Media, request_id: &str) -> Response {
+    let location = PANIC_LOCATION.take().unwrap_or_default();
+    // The request id is named here too: the line must identify the request even where the
+    // request span is not recorded.
+    tracing::error!(
+        %request_id,
+        panic = message(payload),
+        %location,
+        "a request handler panicked; answered 500"
+    );
+    transport::refuse(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        media,
+        "INTERNAL_SERVER_ERROR",
+        "internal server error",
+        request_id,
+    )
 }
 
 fn message(payload: &(dyn Any + Send)) -> &str {
@@ -89,11 +87,11 @@ fn message(payload: &(dyn Any + Send)) -> &str {
 thread_local! {
     /// Set while [`Catching`] polls its future on this thread.
     static CATCHING: Cell<bool> = const { Cell::new(false) };
-    /// Where the last caught panic happened, for [`catch_panic`]'s log line.
+    /// Where the last caught panic happened, for [`guarded`]'s log line.
     static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Wraps the process's panic hook (once): panics that [`catch_panic`] will catch are noted,
+/// Wraps the process's panic hook (once): panics that [`guarded`] will catch are noted,
 /// not printed; every other panic goes to the previous hook as before.
 pub fn install_panic_hook() {
     static INSTALL: Once = Once::new();
@@ -111,12 +109,12 @@ pub fn install_panic_hook() {
 }
 
 /// Polls a request future, turning a panic into `Err(payload)`.
-struct Catching {
-    inner: Pin<Box<dyn Future<Output = Response> + Send>>,
+struct Catching<F> {
+    inner: Pin<Box<F>>,
 }
 
-impl Future for Catching {
-    type Output = Result<Response, Box<dyn Any + Send>>;
+impl<F: Future> Future for Catching<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let outer = CATCHING.replace(true);
@@ -125,7 +123,7 @@ impl Future for Catching {
         let polled = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.as_mut().poll(cx)));
         CATCHING.set(outer);
         match polled {
-            Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => Poll::Ready(Err(payload)),
         }

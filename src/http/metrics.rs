@@ -3,8 +3,7 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -61,39 +60,35 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
 #[derive(Clone, Copy, Debug)]
 pub struct ServerFailure;
 
-/// Counts and logs every request once. `adminql_http_server_errors_total{route}` counts the
-/// requests the server failed (status 500 and up, or marked [`ServerFailure`]): the
-/// numerator of the availability SLI, over `adminql_http_requests_total`.
-pub async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = super::labels::method(req.method());
-    let started = Instant::now();
-    let response = next.run(req).await;
+/// Counts and logs a finished request once (called by [`super::edge`] inside the request's
+/// span). `adminql_http_server_errors_total{route}` counts the requests the server failed
+/// (status 500 and up, or marked [`ServerFailure`]): the numerator of the availability SLI,
+/// over `adminql_http_requests_total`.
+pub fn record(route: &str, method: &'static str, response: &Response, started: Instant) {
     let status = response.status().as_u16().to_string();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    let latency_ms = elapsed * 1000.0;
+    let failed = response.status().is_server_error()
+        || response.extensions().get::<ServerFailure>().is_some();
     // One line per request, inside the request's span (request id, operation); probes and
-    // scrapes only at debug level, so they do not drown the log.
-    if matches!(route.as_str(), "/health" | "/ready" | "/metrics") {
+    // scrapes only at debug level, so they do not drown the log; a failed request at warn,
+    // so that it shows at the quietest useful level.
+    if failed {
+        tracing::warn!(status = %status, latency_ms, "request finished");
+    } else if matches!(route, "/health" | "/ready" | "/metrics") {
         tracing::debug!(status = %status, latency_ms, "request finished");
     } else {
         tracing::info!(status = %status, latency_ms, "request finished");
     }
-    if response.status().is_server_error() || response.extensions().get::<ServerFailure>().is_some()
-    {
-        metrics::counter!("adminql_http_server_errors_total", "route" => route.clone())
+    if failed {
+        metrics::counter!("adminql_http_server_errors_total", "route" => route.to_owned())
             .increment(1);
     }
     let labels = [
-        ("route", route),
+        ("route", route.to_owned()),
         ("method", method.to_owned()),
         ("status", status),
     ];
     metrics::counter!("adminql_http_requests_total", &labels).increment(1);
-    metrics::histogram!("adminql_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
-    response
+    metrics::histogram!("adminql_http_request_duration_seconds", &labels).record(elapsed);
 }

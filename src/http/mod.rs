@@ -3,6 +3,7 @@
 mod admin;
 mod client_ip;
 mod consistency;
+mod edge;
 mod extract;
 mod failsafe;
 mod graphiql;
@@ -21,13 +22,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::HeaderName;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::AppState;
 use crate::config::HttpConfig;
@@ -39,15 +38,9 @@ pub fn router(state: AppState) -> Router {
     metrics::handle();
     // The SLI's numerator exists from the start, so its rate is 0 rather than absent.
     ::metrics::counter!("adminql_http_server_errors_total", "route" => "/graphql").increment(0);
-    // Only the API reads bearer tokens: a probe or a scrape that carries a stale one still
-    // gets its answer.
-    let api =
-        get(graphql::handle)
-            .post(graphql::handle)
-            .layer(axum::middleware::from_fn_with_state(
-                state.auth.clone(),
-                crate::auth::middleware::authenticate,
-            ));
+    // Only the API reads bearer tokens (its extractor, `extract.rs`): a probe or a scrape
+    // that carries a stale one still gets its answer.
+    let api = get(graphql::handle).post(graphql::handle);
     let routes = Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
@@ -58,43 +51,19 @@ pub fn router(state: AppState) -> Router {
     edge(routes, &state.config.http).with_state(state)
 }
 
-/// Wraps `routes` in every layer a request passes, outermost first: CORS, request id,
-/// trace span, metrics and the request log, panic catcher, timeout, body limit. Generic over
-/// the state so that tests can wrap routes of their own (one that panics, one that hangs).
+/// Wraps `routes` in every layer a request passes, outermost first: CORS, then one middleware
+/// for the request id, trace span, metrics and the request log, panic catcher and timeout
+/// (`edge.rs`), then the body limit. Generic over the state so that tests can wrap routes of
+/// their own (one that panics, one that hangs).
 pub(crate) fn edge<S: Clone + Send + Sync + 'static>(
     routes: Router<S>,
     http: &HttpConfig,
 ) -> Router<S> {
     failsafe::install_panic_hook();
     let middleware = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &Request<_>| {
-                    let request_id = req
-                        .headers()
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!(
-                        "request",
-                        method = %req.method(),
-                        path = %req.uri().path(),
-                        request_id = %request_id,
-                        operation = tracing::field::Empty,
-                    )
-                })
-                // The `track` middleware logs each request once, with its latency.
-                .on_request(())
-                .on_response(()),
-        )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        // Inside `track`, so that a panic's 500 and a timeout's 503 are counted and logged.
-        .layer(axum::middleware::from_fn(metrics::track))
-        .layer(axum::middleware::from_fn(failsafe::catch_panic))
         .layer(axum::middleware::from_fn_with_state(
             http.request_timeout,
-            failsafe::timeout,
+            edge::handle,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(http.body_limit));
     let router = routes.layer(middleware);

@@ -47,10 +47,10 @@ async fn serve_test_routes(timeout: &str) -> std::net::SocketAddr {
 async fn exchange(
     stream: &mut BufReader<TcpStream>,
     path: &str,
-    request_id: &str,
+    request_id: Option<&str>,
 ) -> (u16, Vec<String>, String) {
-    let request =
-        format!("GET {path} HTTP/1.1\r\nhost: test\r\nx-request-id: {request_id}\r\n\r\n");
+    let id = request_id.map_or(String::new(), |id| format!("x-request-id: {id}\r\n"));
+    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\n{id}\r\n");
     stream
         .get_mut()
         .write_all(request.as_bytes())
@@ -109,7 +109,7 @@ async fn a_panic_answers_a_graphql_500_logs_once_and_keeps_the_connection() {
     let addr = serve_test_routes("30s").await;
     let mut stream = BufReader::new(TcpStream::connect(addr).await.unwrap());
 
-    let (status, _, body) = exchange(&mut stream, "/panic", "panic-1").await;
+    let (status, _, body) = exchange(&mut stream, "/panic", Some("panic-1")).await;
     assert_eq!(status, 500, "{body}");
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -123,7 +123,7 @@ async fn a_panic_answers_a_graphql_500_logs_once_and_keeps_the_connection() {
         "no detail to the client: {body}"
     );
 
-    let (status, _, body) = exchange(&mut stream, "/ok", "after").await;
+    let (status, _, body) = exchange(&mut stream, "/ok", Some("after")).await;
     assert_eq!(
         (status, body.as_str()),
         (200, "ok"),
@@ -142,6 +142,15 @@ async fn a_panic_answers_a_graphql_500_logs_once_and_keeps_the_connection() {
         lines[0]
     );
 
+    let finished: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("request finished") && l.contains("panic-1"))
+        .collect();
+    assert!(
+        finished.len() == 1 && finished[0].contains("WARN") && finished[0].contains("500"),
+        "one request line, at warn, for the failed request: {text}"
+    );
+
     let metrics = super::metrics::handle().render();
     assert!(
         metrics.contains(r#"adminql_http_server_errors_total{route="/panic"} 1"#),
@@ -153,7 +162,7 @@ async fn a_panic_answers_a_graphql_500_logs_once_and_keeps_the_connection() {
 async fn a_timeout_answers_a_graphql_503_with_retry_after() {
     let addr = serve_test_routes("100ms").await;
     let mut stream = BufReader::new(TcpStream::connect(addr).await.unwrap());
-    let (status, headers, body) = exchange(&mut stream, "/hang", "slow-1").await;
+    let (status, headers, body) = exchange(&mut stream, "/hang", Some("slow-1")).await;
     assert_eq!(status, 503, "{body}");
     assert!(
         headers.contains(&"retry-after: 1".to_owned()),
@@ -171,6 +180,31 @@ async fn a_timeout_answers_a_graphql_503_with_retry_after() {
         metrics.contains(r#"adminql_http_server_errors_total{route="/hang"} 1"#),
         "{metrics}"
     );
-    let (status, _, _) = exchange(&mut stream, "/ok", "next").await;
+    let (status, _, _) = exchange(&mut stream, "/ok", Some("next")).await;
     assert_eq!(status, 200, "the connection outlives the timeout");
+}
+
+#[tokio::test]
+async fn a_request_without_an_id_gets_a_new_one_in_its_answer() {
+    let addr = serve_test_routes("30s").await;
+    let mut stream = BufReader::new(TcpStream::connect(addr).await.unwrap());
+    let id_of = |headers: &[String]| {
+        let header = headers
+            .iter()
+            .find_map(|h| h.strip_prefix("x-request-id: "))
+            .unwrap_or_else(|| panic!("no x-request-id in {headers:?}"));
+        uuid::Uuid::parse_str(header).unwrap_or_else(|e| panic!("{header}: {e}"))
+    };
+
+    let (status, headers, _) = exchange(&mut stream, "/ok", None).await;
+    assert_eq!(status, 200);
+    let first = id_of(&headers);
+    let (status, headers, _) = exchange(&mut stream, "/ok", None).await;
+    assert_eq!(status, 200);
+    assert_ne!(first, id_of(&headers), "each request its own id");
+    let (_, headers, _) = exchange(&mut stream, "/ok", Some("client-7")).await;
+    assert!(
+        headers.contains(&"x-request-id: client-7".to_owned()),
+        "{headers:?}"
+    );
 }
