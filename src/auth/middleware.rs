@@ -1,6 +1,7 @@
 //! The edge of authentication: the GraphQL extractor verifies any bearer token once per
-//! request ([`credentials`]), and the GraphQL handler turns verified claims into a [`Principal`] that is current (the
-//! user is still active and the token's `token_version` is the user's).
+//! request ([`credentials`]), and the GraphQL handler turns verified claims into a
+//! [`Principal`] that is current (the user is still active and the token's `token_version`
+//! is the user's).
 //!
 //! No header means anonymous; a header that does not verify is answered 401 with an
 //! `UNAUTHENTICATED` GraphQL error body, never treated as anonymous.
