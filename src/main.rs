@@ -14,6 +14,14 @@ use adminql::db::{Database, migrate};
 use adminql::user::bootstrap::{self, Bootstrap};
 use adminql::{build_app, graphql, http, telemetry};
 
+/// jemalloc, not glibc's malloc: tokio moves tasks between workers, so memory is often freed on
+/// another thread than the one that allocated it, and glibc then takes the other thread's
+/// arena lock. Under load that was most of adminql's futex calls and ~15 % of its CPU per
+/// request (bench/README.md, "Per request, at 2026-12-06").
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// GraphQL admin backend for users, roles and permissions.
 ///
 /// With no configuration it serves the whole API on an embedded SQLite file (adminql.db).
