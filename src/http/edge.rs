@@ -15,7 +15,7 @@ use axum::response::Response;
 use tracing::Instrument;
 
 use super::transport::{self, Media};
-use super::{REQUEST_ID, failsafe, labels, metrics};
+use super::{REQUEST_ID, failsafe, labels, metrics, request_id};
 
 /// Gives the request an id (the client's `x-request-id`, or a new UUID), runs it in a span
 /// under the timeout with panics caught, logs and counts it, and returns the id in the
@@ -31,7 +31,7 @@ pub async fn handle(State(limit): State<Duration>, mut req: Request, next: Next)
             id
         }
     };
-    let request_id = id.to_str().unwrap_or_default().to_owned();
+    let request_id = request_id(req.headers());
     let route = req
         .extensions()
         .get::<MatchedPath>()
